@@ -1,0 +1,279 @@
+"""Policy managers: hold the current compiled policy of an instance and swap it atomically.
+
+``configure_rbac_sync``/``configure_rbac_async`` load a policy at start-up and raise at once when it
+is missing, invalid or expired, instead of logging and denying later. A reload (by hand or by the
+file watcher) that fails keeps the policy in force: a typo in an edited file never opens or closes
+the gate by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Generator
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._log import logger
+from ._policy import CompiledPolicy
+from .exceptions import BundleExpiredError, ConfigurationError, D2Error
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._discovery import Discovery
+
+__all__ = [
+    "PolicyManager",
+    "configure_rbac_async",
+    "configure_rbac_sync",
+    "get_policy_manager",
+    "load_policy_file",
+    "shutdown_all_rbac",
+    "shutdown_rbac",
+]
+
+
+class _Verifiable(Protocol):
+    def verify(self, policy: CompiledPolicy) -> list[str]: ...
+
+
+def load_policy_file(path: str | os.PathLike[str], *, now: datetime | None = None) -> CompiledPolicy:
+    """Parse, validate and compile a policy file; raise with every diagnostic, or if it has expired."""
+    from ._compile import compile_policy
+    from ._source import parse_policy_file
+
+    doc = parse_policy_file(path)
+    result = compile_policy(doc)
+    if result.policy is None:
+        raise ConfigurationError(f"invalid policy {path}", diagnostics=result.errors)
+    policy = result.policy
+    check_not_expired(policy, now=now)
+    if not _silent():
+        for warning in result.warnings:
+            logger().warning("%s", warning.render())
+    return policy
+
+
+def check_not_expired(policy: CompiledPolicy, *, now: datetime | None = None) -> None:
+    """Refuse a policy past its ``expires``; warn when it expires within a week."""
+    if policy.expires is None:
+        return
+    current = now or datetime.now(timezone.utc)
+    if policy.expires <= current:
+        raise BundleExpiredError(
+            f"policy {policy.source} expired at {policy.expires.isoformat()}; "
+            "publish a fresh one or move metadata.expires forward"
+        )
+    if policy.expires - current < timedelta(days=7) and not _silent():
+        logger().warning(
+            "d2 policy %s expires at %s (within 7 days)", policy.source, policy.expires.isoformat()
+        )
+
+
+def _silent() -> bool:
+    return os.environ.get("D2_SILENT", "").lower() in ("1", "true", "yes", "on")
+
+
+class PolicyManager:
+    """The current policy of one instance; guards read ``policy`` on every call."""
+
+    def __init__(self, instance_name: str) -> None:
+        self.instance_name = instance_name
+        self.policy: CompiledPolicy | None = None
+        self.discovery: Discovery | None = None
+        self.last_reload_error: D2Error | None = None
+        self.mode = "unconfigured"
+        self._guards: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._watcher: _FileWatcher | None = None
+
+    def __repr__(self) -> str:
+        version = self.policy.version if self.policy else None
+        return f"<PolicyManager {self.instance_name!r} mode={self.mode} version={version}>"
+
+    def register_guard(self, guard: _Verifiable) -> None:
+        """Remember a guard so every new policy is checked against its function's signature."""
+        self._guards.add(guard)
+        if self.policy is not None:
+            problems = guard.verify(self.policy)
+            if problems:
+                raise ConfigurationError(
+                    "policy does not fit a guarded function:\n  " + "\n  ".join(problems)
+                )
+
+    def install(self, policy: CompiledPolicy) -> None:
+        """Swap in ``policy`` after checking it against every registered guard."""
+        problems = [p for guard in list(self._guards) for p in guard.verify(policy)]
+        if problems:
+            raise ConfigurationError(
+                f"policy {policy.source} does not fit the guarded functions:\n  " + "\n  ".join(problems)
+            )
+        with self._lock:
+            self.policy = policy
+
+    def load_local(self, path: str | os.PathLike[str] | None = None) -> CompiledPolicy:
+        """Discover and load the local policy file, then make it current."""
+        from ._discovery import discover_policy
+
+        discovery = discover_policy(path)
+        policy = load_policy_file(discovery.path)
+        self.install(policy)
+        self.discovery = discovery
+        self.mode = "local"
+        return policy
+
+    def reload(self) -> bool:
+        """Reload the local file; on any problem keep the current policy and record the error."""
+        if self.discovery is None:
+            return False
+        try:
+            policy = load_policy_file(self.discovery.path)
+            self.install(policy)
+        except D2Error as exc:
+            self.last_reload_error = exc
+            logger().error(
+                "d2: reload of %s failed, keeping the current policy: %s", self.discovery.path, exc
+            )
+            return False
+        self.last_reload_error = None
+        logger().info("d2: reloaded %s (version %s)", self.discovery.path, policy.version)
+        return True
+
+    def watch(self) -> None:
+        """Reload the policy whenever its file changes (watchfiles when installed, else stat polling)."""
+        if self.discovery is None or self._watcher is not None:
+            return
+        self._watcher = _FileWatcher(self.discovery.path, self.reload)
+        self._watcher.start()
+
+    def shutdown(self) -> None:
+        """Stop watching and drop the policy: later calls are refused with MissingPolicyError."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        with self._lock:
+            self.policy = None
+        self.mode = "unconfigured"
+
+
+class _FileWatcher:
+    """Call ``on_change`` when ``path`` changes; a daemon thread that stops on request."""
+
+    def __init__(self, path: Path, on_change: Any, *, poll_interval: float = 0.5) -> None:
+        self.path = path.resolve()
+        self.on_change = on_change
+        self.poll_interval = poll_interval
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"d2-watch-{path.name}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            import watchfiles  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            self._poll()
+            return
+        for changes in watchfiles.watch(
+            self.path.parent,
+            stop_event=self.stop_event,
+            rust_timeout=500,
+            yield_on_timeout=False,
+            raise_interrupt=False,
+        ):
+            if any(os.path.realpath(p) == str(self.path) for _, p in changes):
+                self.on_change()
+
+    def _poll(self) -> None:
+        last = self._stamp()
+        while not self.stop_event.wait(self.poll_interval):
+            stamp = self._stamp()
+            if stamp != last:
+                last = stamp
+                self.on_change()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+_MANAGERS: dict[str, PolicyManager] = {}
+_MANAGERS_LOCK = threading.Lock()
+
+
+def get_policy_manager(instance_name: str = "default") -> PolicyManager:
+    """Return the manager of ``instance_name`` (created empty on first use)."""
+    manager = _MANAGERS.get(instance_name)
+    if manager is None:
+        with _MANAGERS_LOCK:
+            manager = _MANAGERS.setdefault(instance_name, PolicyManager(instance_name))
+    return manager
+
+
+def configure_rbac_sync(
+    policy_file: str | os.PathLike[str] | None = None,
+    *,
+    instance_name: str = "default",
+    hot_reload: bool = False,
+) -> PolicyManager:
+    """Load the policy at start-up; raise ConfigurationError/MissingPolicyError/BundleExpiredError at once."""
+    if os.environ.get("D2_TOKEN") and policy_file is None:
+        raise ConfigurationError(
+            "D2_TOKEN is set (cloud mode) but this build of d2 has no bundle source; "
+            "unset D2_TOKEN to use a local policy file"
+        )
+    manager = get_policy_manager(instance_name)
+    manager.load_local(policy_file)
+    if hot_reload:
+        manager.watch()
+    return manager
+
+
+async def configure_rbac_async(
+    policy_file: str | os.PathLike[str] | None = None,
+    *,
+    instance_name: str = "default",
+    hot_reload: bool = False,
+) -> PolicyManager:
+    """Async twin of :func:`configure_rbac_sync`; file I/O runs off the event loop."""
+    import asyncio
+
+    return await asyncio.to_thread(
+        configure_rbac_sync, policy_file, instance_name=instance_name, hot_reload=hot_reload
+    )
+
+
+class _Done:
+    """The result of a shutdown: already done, and awaitable so ``await shutdown_rbac()`` works too."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+    def __repr__(self) -> str:
+        return "<d2 shutdown complete>"
+
+
+def shutdown_rbac(instance_name: str = "default") -> _Done:
+    """Stop one instance's background work and unload its policy; call plainly or await."""
+    manager = _MANAGERS.get(instance_name)
+    if manager is not None:
+        manager.shutdown()
+    return _Done()
+
+
+def shutdown_all_rbac() -> _Done:
+    """Shut down every instance; call plainly or await."""
+    for manager in list(_MANAGERS.values()):
+        manager.shutdown()
+    return _Done()

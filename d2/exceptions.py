@@ -1,0 +1,159 @@
+"""The d2 exception tree.
+
+Every error d2 raises derives from :class:`D2Error`::
+
+    D2Error
+    ├── PermissionDeniedError        a guarded call was refused (the tool did not run)
+    │   ├── D2NoContextError         no user context was set for the call
+    │   ├── MissingPolicyError       no policy is loaded (none found, none configured, none fetched)
+    │   └── BundleExpiredError       the policy passed its expiry
+    ├── ConfigurationError           a policy or setting is invalid; carries every diagnostic
+    ├── InvalidSignatureError        a signed bundle failed verification
+    ├── PolicyTooLargeError          a policy exceeds a configured memory-safety limit
+    │   └── TooManyToolsError        ... in number of tools
+    └── D2PlanLimitError             a control plane refused for a plan limit (HTTP 402)
+
+A refusal carries a machine-readable ``reason`` (see :class:`Reason`), the tool, the user and roles,
+and the policy location of the deciding rule, so a handler can map it to an HTTP status or a log line
+without parsing text. Argument and output values are never put in the message (they can be secrets);
+the offending value is available as ``exc.value`` for the caller's own logging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._diagnostics import Diagnostic
+
+__all__ = [
+    "BundleExpiredError",
+    "ConfigurationError",
+    "D2Error",
+    "D2NoContextError",
+    "D2PlanLimitError",
+    "InvalidSignatureError",
+    "MissingPolicyError",
+    "PermissionDeniedError",
+    "PolicyTooLargeError",
+    "Reason",
+    "TooManyToolsError",
+]
+
+
+class Reason(str, Enum):
+    """Why a call was refused; compares equal to its string value (``exc.reason == "rbac"``)."""
+
+    NO_CONTEXT = "no_context"
+    NO_POLICY = "no_policy"
+    POLICY_EXPIRED = "policy_expired"
+    UNKNOWN_TOOL = "unknown_tool"
+    RBAC = "rbac"
+    EXPLICIT_DENY = "explicit_deny"
+    INPUT_VALIDATION = "input_validation"
+    MISSING_ATTRIBUTE = "missing_attribute"
+    RESTRICTION = "restriction"
+    SEQUENCE_VIOLATION = "sequence_violation"
+    DATA_FLOW = "data_flow"
+    OUTPUT_VALIDATION = "output_validation"
+    OUTPUT_SANITIZATION = "output_sanitization"
+    STRICT_SYNC = "strict_sync"
+    INTERNAL_ERROR = "internal_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class D2Error(Exception):
+    """Base class of every error raised by d2."""
+
+
+class PermissionDeniedError(D2Error):
+    """A guarded call was refused; the tool body did not run (or its output was withheld)."""
+
+    default_reason: Reason = Reason.RBAC
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        reason: Reason | str | None = None,
+        tool_id: str | None = None,
+        user_id: str | None = None,
+        roles: Iterable[str] = (),
+        location: str | None = None,
+        detail: str | None = None,
+        value: Any = None,
+    ) -> None:
+        self.reason: Reason | str = _as_reason(reason) if reason is not None else self.default_reason
+        self.tool_id = tool_id
+        self.user_id = user_id
+        self.roles: tuple[str, ...] = tuple(sorted(roles))
+        self.location = location
+        self.detail = detail
+        self.value = value
+        super().__init__(message or self._default_message())
+
+    def _default_message(self) -> str:
+        who = f"user {self.user_id!r}" if self.user_id is not None else "anonymous caller"
+        roles = ", ".join(self.roles) or "no roles"
+        text = f"denied ({self.reason}): {who} [{roles}] may not call {self.tool_id!r}"
+        if self.detail:
+            text += f": {self.detail}"
+        if self.location:
+            text += f" (rule at {self.location})"
+        return text
+
+
+class D2NoContextError(PermissionDeniedError):
+    """A guarded function ran with no user context; set one with ``set_user`` or the middleware."""
+
+    default_reason = Reason.NO_CONTEXT
+
+
+class MissingPolicyError(PermissionDeniedError):
+    """No policy is available: none was found, configured, or fetched."""
+
+    default_reason = Reason.NO_POLICY
+
+
+class BundleExpiredError(PermissionDeniedError):
+    """The policy (or signed bundle) passed its ``expires`` time; d2 denies until a fresh one arrives."""
+
+    default_reason = Reason.POLICY_EXPIRED
+
+
+class ConfigurationError(D2Error):
+    """A policy or setting is invalid. ``diagnostics`` holds every problem found, each with its location."""
+
+    def __init__(self, message: str, *, diagnostics: Sequence[Diagnostic] = ()) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        if self.diagnostics:
+            lines = "\n".join(f"  {d.render()}" for d in self.diagnostics)
+            message = f"{message}\n{lines}"
+        super().__init__(message)
+
+
+class InvalidSignatureError(D2Error):
+    """A signed policy bundle failed verification (signature, key id, algorithm, audience or version)."""
+
+
+class PolicyTooLargeError(D2Error):
+    """A policy exceeds a configured memory-safety limit (bytes, tools, rules)."""
+
+
+class TooManyToolsError(PolicyTooLargeError):
+    """A policy names more tools than the configured limit allows."""
+
+
+class D2PlanLimitError(D2Error):
+    """A control plane refused a request for a plan limit (HTTP 402)."""
+
+
+def _as_reason(value: Reason | str) -> Reason | str:
+    try:
+        return Reason(value)
+    except ValueError:
+        return value

@@ -1,0 +1,69 @@
+"""Run work in threads as the right user, inside the same request.
+
+``submit_with_context`` snapshots the caller's context, so the worker sees the same user and adds to
+the same request history and facts (a thread cannot launder a sequence). An explicit ``actor``
+changes who acts, never the request: history and labels carry over.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from ._context import UserContext, acting_as
+from .exceptions import D2NoContextError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+
+__all__ = ["submit_with_context", "thread_entrypoint"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _run_as(
+    actor: UserContext | None, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> R:
+    if actor is None:
+        return fn(*args, **kwargs)
+    with acting_as(actor):
+        return fn(*args, **kwargs)
+
+
+def submit_with_context(
+    executor: Executor, fn: Callable[..., R], /, *args: Any, actor: UserContext | None = None, **kwargs: Any
+) -> Future[R]:
+    """Submit ``fn`` to ``executor`` in a copy of the current context (as ``actor`` when given)."""
+    if actor is not None and not isinstance(actor, UserContext):
+        raise TypeError(f"actor must be a d2.UserContext, got {type(actor).__name__}")
+    ctx = contextvars.copy_context()
+    return executor.submit(ctx.run, _run_as, actor, fn, args, kwargs)
+
+
+def thread_entrypoint(fn: Callable[P, R] | None = None, *, require_actor: bool = False) -> Any:
+    """Mark a thread's entry function: it accepts ``actor=`` and runs in its own copy of the context.
+
+    With ``require_actor=True`` a call without an explicit actor is refused (D2NoContextError) rather
+    than silently running as whoever the ambient context names.
+    """
+
+    def decorate(func: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, actor: UserContext | None = None, **kwargs: Any) -> R:
+            if actor is None and require_actor:
+                raise D2NoContextError(
+                    f"{func.__qualname__} requires an explicit actor=UserContext(...); "
+                    "ambient context is not accepted here"
+                )
+            if actor is not None and not isinstance(actor, UserContext):
+                raise TypeError(f"actor must be a d2.UserContext, got {type(actor).__name__}")
+            return contextvars.copy_context().run(_run_as, actor, func, args, kwargs)
+
+        return wrapper
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate

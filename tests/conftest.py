@@ -1,0 +1,38 @@
+"""Shared fixtures: every test starts with no policy loaded and no user context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import d2
+from d2._context import push_state, reset_state
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolate_d2(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Unload policies, clear the user and keep discovery away from the developer's own config."""
+    for name in ("D2_POLICY_FILE", "D2_TOKEN", "D2_STRICT_SYNC", "D2_API_URL", "D2_STATE_PATH", "D2_TELEMETRY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.setenv("D2_SILENT", "1")
+    token = push_state(None)
+    yield
+    reset_state(token)
+    d2.shutdown_all_rbac()
+
+
+@pytest.fixture
+def write_policy(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write policy text to a file and return its path."""
+
+    def write(text: str, name: str = "policy.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
