@@ -54,7 +54,13 @@ def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: Args
     Returns the allowing grants that carry output rules (empty for a plain allow): those rules apply
     to the result.
     """
-    access = policy.access(tool, state.user.roles)
+    access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
+    if access.open and not state.restrictions and policy.sequence is None and policy.flow is None:
+        # The common case, kept short: a plain grant, nothing request-dependent to check.
+        log = state.log
+        log.history.append(tool)
+        log.last_tool = tool
+        return ()
     if access.deny is not None:
         deny(
             Reason.EXPLICIT_DENY,

@@ -20,7 +20,7 @@ from ._context import _STATE, RequestState
 from ._engine import apply_output, authorize, deny
 from ._log import logger
 from ._manager import PolicyManager, get_policy_manager
-from ._policy import CompiledPolicy, Grant
+from ._policy import CompiledPolicy
 from .exceptions import (
     BundleExpiredError,
     ConfigurationError,
@@ -105,10 +105,8 @@ class _Guard:
         bound.apply_defaults()
         return bound.arguments
 
-    def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Grant, ...], RequestState]:
-        """Decide the call; return the allowing grants and the state, or raise a refusal."""
-        policy = self.manager.policy
-        state = _STATE.get()
+    def precheck(self, policy: CompiledPolicy | None, state: RequestState | None) -> None:
+        """Refuse when there is no policy, no user, or the policy has expired."""
         if policy is None:
             deny(
                 Reason.NO_POLICY,
@@ -134,7 +132,6 @@ class _Guard:
                 cls=BundleExpiredError,
                 detail=f"the policy expired at {policy.expires}",
             )
-        return authorize(policy, state, self.tool, lambda: self.bind(args, kwargs, state)), state
 
     def refuse(self, exc: PermissionDeniedError) -> Any:
         if self.on_deny is RAISE:
@@ -178,18 +175,26 @@ class _Guard:
 
 
 def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
-    fn = g.fn
+    fn, tool, manager = g.fn, g.tool, g.manager
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = perf_counter() if _events.SINKS else 0.0
         if g.strict and _in_running_loop():
             raise ConfigurationError(
-                f"sync tool {g.tool!r} called inside a running event loop with strict sync mode on; "
+                f"sync tool {tool!r} called inside a running event loop with strict sync mode on; "
                 "make the tool async, or call it via asyncio.to_thread()"
             )
         try:
-            grants, state = g.check(args, kwargs)
+            policy = manager.policy
+            state = _STATE.get()
+            if (
+                policy is None
+                or state is None
+                or (policy.expires_ts is not None and time() >= policy.expires_ts)
+            ):
+                g.precheck(policy, state)
+            grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
         except PermissionDeniedError as exc:
             if started:
                 g.emit(started, False, exc)
@@ -203,7 +208,7 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
         result = fn(*args, **kwargs)
         if grants:
             try:
-                result = apply_output(grants, result, state, g.tool)
+                result = apply_output(grants, result, state, tool)  # type: ignore[arg-type]
             except PermissionDeniedError as exc:
                 return g.refuse(exc)
             except Exception as exc:
@@ -214,13 +219,21 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
 
 
 def _async_wrapper(g: _Guard) -> Callable[..., Any]:
-    fn = g.fn
+    fn, tool, manager = g.fn, g.tool, g.manager
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = perf_counter() if _events.SINKS else 0.0
         try:
-            grants, state = g.check(args, kwargs)
+            policy = manager.policy
+            state = _STATE.get()
+            if (
+                policy is None
+                or state is None
+                or (policy.expires_ts is not None and time() >= policy.expires_ts)
+            ):
+                g.precheck(policy, state)
+            grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
         except PermissionDeniedError as exc:
             if started:
                 g.emit(started, False, exc)
@@ -234,7 +247,7 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
         result = await fn(*args, **kwargs)
         if grants:
             try:
-                result = apply_output(grants, result, state, g.tool)
+                result = apply_output(grants, result, state, tool)  # type: ignore[arg-type]
             except PermissionDeniedError as exc:
                 return await _maybe_await(g.refuse(exc))
             except Exception as exc:

@@ -107,10 +107,11 @@ class CompiledPolicy:
     sequence: Any = None
     flow: Any = None
     _cache: dict[tuple[str, frozenset[str]], Access] = field(default_factory=dict, repr=False)
+    # Derived once: the guard compares it with time() on every call.
+    expires_ts: float | None = field(init=False, repr=False, default=None)
 
-    @property
-    def expires_ts(self) -> float | None:
-        return self.expires.timestamp() if self.expires is not None else None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expires_ts", self.expires.timestamp() if self.expires is not None else None)
 
     def access(self, tool: str, roles: frozenset[str]) -> Access:
         """Return the grants (or the explicit deny) ``roles`` hold for ``tool``, memoised."""

@@ -90,11 +90,16 @@ class PermissionDeniedError(D2Error):
         self.reason: Reason | str = _as_reason(reason) if reason is not None else self.default_reason
         self.tool_id = tool_id
         self.user_id = user_id
-        self.roles: tuple[str, ...] = tuple(sorted(roles))
+        self.roles: tuple[str, ...] = tuple(sorted(roles)) if roles else ()
         self.location = location
         self.detail = detail
         self.value = value
-        super().__init__(message or self._default_message())
+        self._message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # Built on demand: a refusal handled by on_deny is never formatted.
+        return self._message or self._default_message()
 
     def _default_message(self) -> str:
         who = f"user {self.user_id!r}" if self.user_id is not None else "anonymous caller"
