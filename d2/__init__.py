@@ -109,6 +109,7 @@ __all__ = [
     "get_user_context",
     "has_any_fact",
     "has_fact",
+    "headers_extractor",
     "load_policy_file",
     "record_fact",
     "record_facts",

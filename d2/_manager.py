@@ -159,13 +159,18 @@ class PolicyManager:
 
 
 class _FileWatcher:
-    """Call ``on_change`` when ``path`` changes; a daemon thread that stops on request."""
+    """Call ``on_change`` when ``path`` changes; a daemon thread that stops on request.
 
-    def __init__(self, path: Path, on_change: Any, *, poll_interval: float = 0.5) -> None:
+    File events (watchfiles) wake it promptly; a stat stamp taken when watching starts, and compared
+    on every wake-up, catches changes made before the OS watch was in place or missed by it.
+    """
+
+    def __init__(self, path: Path, on_change: Any, *, interval: float = 0.5) -> None:
         self.path = path.resolve()
         self.on_change = on_change
-        self.poll_interval = poll_interval
+        self.interval = interval
         self.stop_event = threading.Event()
+        self.stamp = self._stamp()
         self.thread = threading.Thread(target=self._run, name=f"d2-watch-{path.name}", daemon=True)
 
     def start(self) -> None:
@@ -179,25 +184,24 @@ class _FileWatcher:
         try:
             import watchfiles  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
-            self._poll()
+            while not self.stop_event.wait(self.interval):
+                self._check()
             return
-        for changes in watchfiles.watch(
+        for _changes in watchfiles.watch(
             self.path.parent,
             stop_event=self.stop_event,
-            rust_timeout=500,
-            yield_on_timeout=False,
+            rust_timeout=int(self.interval * 1000),
+            yield_on_timeout=True,
+            debounce=50,
             raise_interrupt=False,
         ):
-            if any(os.path.realpath(p) == str(self.path) for _, p in changes):
-                self.on_change()
+            self._check()
 
-    def _poll(self) -> None:
-        last = self._stamp()
-        while not self.stop_event.wait(self.poll_interval):
-            stamp = self._stamp()
-            if stamp != last:
-                last = stamp
-                self.on_change()
+    def _check(self) -> None:
+        stamp = self._stamp()
+        if stamp != self.stamp:
+            self.stamp = stamp
+            self.on_change()
 
     def _stamp(self) -> tuple[int, int, int] | None:
         try:
