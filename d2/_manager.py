@@ -240,6 +240,9 @@ def configure_rbac_sync(
     manager.load_local(policy_file)
     if hot_reload:
         manager.watch()
+    from ._telemetry import configure_telemetry
+
+    configure_telemetry()
     return manager
 
 

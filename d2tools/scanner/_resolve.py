@@ -16,14 +16,14 @@ from libcst.metadata import Assignment, ImportAssignment, QualifiedNameSource, S
 from ._model import IdSource
 from ._visitor import FunctionInfo
 
-__all__ = ["GUARD_NAMES", "GuardUse", "IdValue", "Resolver", "absolute_name"]
+__all__ = ["FIX_HINT", "GUARD_NAMES", "GuardUse", "IdValue", "Resolver", "absolute_name"]
 
 # Fully qualified names under which the runtime exports the guard decorator.
 GUARD_NAMES = frozenset({"d2.d2_guard", "d2.d2"})
 # Built-in decorators that turn a function into a non-function object the guard refuses.
 DESCRIPTORS = frozenset({"staticmethod", "classmethod", "property"})
 _MAX_HOPS = 8
-_FIX_HINT = "pass a string literal, or a module-level name bound once to a string literal"
+FIX_HINT = "pass a string literal, or a module-level name bound once to a string literal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,14 +172,14 @@ class Resolver:
 
 def absolute_name(name: str, module: str, is_package: bool) -> str | None:
     """Turn a qualified name from a relative import (``..ids.TOOL``) into an absolute one."""
-    dots = len(name) - len(name.lstrip("."))
+    rest = name.lstrip(".")
+    dots = len(name) - len(rest)
     if dots == 0:
         return name
     package = module.split(".") if is_package else module.split(".")[:-1]
-    if dots - 1 > len(package) or (dots - 1 == len(package) and not name[dots:]):
+    if dots - 1 >= len(package):
         return None
-    base = package[: len(package) - (dots - 1)]
-    return ".".join([*base, name[dots:]]) if base else name[dots:] or None
+    return ".".join([*package[: len(package) - (dots - 1)], *([rest] if rest else [])])
 
 
 def _unresolved(reason: str) -> IdValue:
@@ -197,5 +197,3 @@ def _describe(expr: cst.BaseExpression) -> str:
         return "an expression"
     return f"a {type(expr).__name__} expression"
 
-
-FIX_HINT = _FIX_HINT

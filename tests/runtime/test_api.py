@@ -9,12 +9,40 @@ import d2
 import d2.exceptions
 
 SEED_NAMES = {
-    "d2_guard", "d2", "configure_rbac_sync", "configure_rbac_async", "shutdown_rbac", "shutdown_all_rbac",
-    "get_policy_manager", "set_user", "set_user_context", "run_as", "get_user_context", "clear_user_context",
-    "warn_if_context_set", "UserContext", "ASGIMiddleware", "headers_extractor", "clear_context",
-    "clear_context_async", "threads", "record_fact", "record_facts", "get_facts", "has_fact", "has_any_fact",
-    "D2Error", "PermissionDeniedError", "D2NoContextError", "MissingPolicyError", "BundleExpiredError",
-    "ConfigurationError", "InvalidSignatureError", "PolicyTooLargeError", "TooManyToolsError", "D2PlanLimitError",
+    "d2_guard",
+    "d2",
+    "configure_rbac_sync",
+    "configure_rbac_async",
+    "shutdown_rbac",
+    "shutdown_all_rbac",
+    "get_policy_manager",
+    "set_user",
+    "set_user_context",
+    "run_as",
+    "get_user_context",
+    "clear_user_context",
+    "warn_if_context_set",
+    "UserContext",
+    "ASGIMiddleware",
+    "headers_extractor",
+    "clear_context",
+    "clear_context_async",
+    "threads",
+    "record_fact",
+    "record_facts",
+    "get_facts",
+    "has_fact",
+    "has_any_fact",
+    "D2Error",
+    "PermissionDeniedError",
+    "D2NoContextError",
+    "MissingPolicyError",
+    "BundleExpiredError",
+    "ConfigurationError",
+    "InvalidSignatureError",
+    "PolicyTooLargeError",
+    "TooManyToolsError",
+    "D2PlanLimitError",
 }
 
 
@@ -29,13 +57,25 @@ def test_every_seed_name_is_exported() -> None:
 def test_exception_tree() -> None:
     for cls in (d2.D2NoContextError, d2.MissingPolicyError, d2.BundleExpiredError):
         assert issubclass(cls, d2.PermissionDeniedError)
-    for cls in (d2.PermissionDeniedError, d2.ConfigurationError, d2.InvalidSignatureError,
-                d2.PolicyTooLargeError, d2.D2PlanLimitError):
+    for cls in (
+        d2.PermissionDeniedError,
+        d2.ConfigurationError,
+        d2.InvalidSignatureError,
+        d2.PolicyTooLargeError,
+        d2.D2PlanLimitError,
+    ):
         assert issubclass(cls, d2.D2Error)
     assert issubclass(d2.TooManyToolsError, d2.PolicyTooLargeError)
     assert d2.exceptions.PermissionDeniedError is d2.PermissionDeniedError
-    err = d2.PermissionDeniedError(reason="input_validation", tool_id="t", user_id="u", roles=["b", "a"],
-                                   location="p.yaml:3:5", detail="limit: max 100", value=500)
+    err = d2.PermissionDeniedError(
+        reason="input_validation",
+        tool_id="t",
+        user_id="u",
+        roles=["b", "a"],
+        location="p.yaml:3:5",
+        detail="limit: max 100",
+        value=500,
+    )
     assert err.reason == d2.Reason.INPUT_VALIDATION and err.roles == ("a", "b")
     assert "500" not in str(err) and "p.yaml:3:5" in str(err) and err.value == 500
     assert d2.PermissionDeniedError(reason="custom").reason == "custom"

@@ -63,7 +63,9 @@ def test_custom_extractor_forms() -> None:
         return "bob", ["ops"], {"tenant": "t9"}
 
     run_app(d2.ASGIMiddleware(app, user_extractor=async_extractor), scope())
-    run_app(d2.ASGIMiddleware(app, user_extractor=lambda s: d2.UserContext("carol", frozenset({"x"}))), scope())
+    run_app(
+        d2.ASGIMiddleware(app, user_extractor=lambda s: d2.UserContext("carol", frozenset({"x"}))), scope()
+    )
     assert seen[0] == d2.UserContext("bob", frozenset({"ops"}), {"tenant": "t9"})
     assert seen[1] == d2.UserContext("carol", frozenset({"x"}))
 
@@ -92,10 +94,10 @@ def test_context_does_not_leak_between_requests_on_one_task() -> None:
 
 def test_guarded_call_through_a_starlette_app(write_policy) -> None:  # type: ignore[no-untyped-def]
     starlette = pytest.importorskip("starlette")
+    import httpx
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
-    import httpx
 
     assert starlette
     d2.configure_rbac_sync(write_policy("policies:\n  - role: viewer\n    permissions: [weather]\n"))

@@ -38,7 +38,12 @@ def test_every_decision_becomes_one_event(guarded) -> None:  # type: ignore[no-u
     finally:
         remove()
     allowed, refused = events
-    assert (allowed.tool_id, allowed.allowed, allowed.reason, allowed.user_id) == ("ev.ok", True, None, "alice")
+    assert (allowed.tool_id, allowed.allowed, allowed.reason, allowed.user_id) == (
+        "ev.ok",
+        True,
+        None,
+        "alice",
+    )
     assert (refused.tool_id, refused.allowed, refused.reason) == ("ev.no", False, "unknown_tool")
     assert allowed.roles == ("r",) and allowed.latency_us >= 0 and allowed.policy_version
     assert allowed.request_id == refused.request_id

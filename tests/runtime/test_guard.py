@@ -161,7 +161,9 @@ def test_no_policy_loaded_refuses_with_missing_policy() -> None:
 
 
 def test_expiry_is_checked_on_every_call(write_policy, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    text = POLICY.format(module=__name__).replace("name: guard-tests", "name: x\n  expires: '2099-01-01T00:00:00Z'")
+    text = POLICY.format(module=__name__).replace(
+        "name: guard-tests", "name: x\n  expires: '2099-01-01T00:00:00Z'"
+    )
     d2.configure_rbac_sync(write_policy(text))
     with d2.set_user_context("alice", ["viewer"]):
         assert read_billing() == {"account": "acme"}
@@ -230,7 +232,9 @@ def test_bug_in_on_deny_handler_surfaces_as_itself(policy: Path) -> None:
         write()
 
 
-def test_internal_error_fails_closed_and_never_runs_the_tool(policy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_error_fails_closed_and_never_runs_the_tool(
+    policy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ran = []
 
     @d2.d2_guard("billing.read")

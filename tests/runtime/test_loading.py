@@ -72,7 +72,9 @@ def test_json_policy_loads_with_positions(write_policy) -> None:  # type: ignore
 def test_roles_alias_and_both_forms_conflict() -> None:
     assert diagnostics("roles:\n  - role: a\n    permissions: [x]\n") == []
     assert any("both 'policies' and 'roles'" in d for d in diagnostics("policies: []\nroles: []\n"))
-    assert any("both 'role' and 'roles'" in d for d in diagnostics("policies:\n  - role: a\n    roles: [b]\n"))
+    assert any(
+        "both 'role' and 'roles'" in d for d in diagnostics("policies:\n  - role: a\n    roles: [b]\n")
+    )
 
 
 def test_missing_policies_and_role_are_errors() -> None:
@@ -82,7 +84,9 @@ def test_missing_policies_and_role_are_errors() -> None:
 
 def test_undefined_group_suggests_the_close_one() -> None:
     text = "metadata:\n  tool_groups: {reports: [a]}\npolicies:\n  - role: r\n    permissions: ['@report']\n"
-    assert "p.yaml:5:19: D2E010 undefined tool group '@report' (did you mean '@reports'?)" in diagnostics(text)
+    assert "p.yaml:5:19: D2E010 undefined tool group '@report' (did you mean '@reports'?)" in diagnostics(
+        text
+    )
 
 
 def test_unknown_keys_are_errors_except_x_annotations() -> None:
@@ -91,7 +95,9 @@ def test_unknown_keys_are_errors_except_x_annotations() -> None:
 
 
 def test_several_role_entries_for_one_role_add_up() -> None:
-    result = compile_policy(parse_policy_text("policies:\n  - role: a\n    permissions: [x]\n  - role: a\n    permissions: [y]\n"))
+    result = compile_policy(
+        parse_policy_text("policies:\n  - role: a\n    permissions: [x]\n  - role: a\n    permissions: [y]\n")
+    )
     assert result.policy is not None
     assert result.policy.tools_for("a") == {"x", "y"}
 
@@ -109,7 +115,9 @@ def test_invalid_expiry_is_an_error() -> None:
 def test_no_tool_count_or_expiry_horizon_caps(write_policy) -> None:  # type: ignore[no-untyped-def]
     """The vendor capped local policies at 25 tools and 7 days; we do not."""
     tools = "\n".join(f"      - tool.{i}" for i in range(2000))
-    path = write_policy(f"metadata:\n  expires: '2099-01-01T00:00:00Z'\npolicies:\n  - role: r\n    permissions:\n{tools}\n")
+    path = write_policy(
+        f"metadata:\n  expires: '2099-01-01T00:00:00Z'\npolicies:\n  - role: r\n    permissions:\n{tools}\n"
+    )
     d2.configure_rbac_sync(path)
     policy = d2.get_policy_manager().policy
     assert policy is not None and len(policy.known_tools) == 2000
@@ -171,7 +179,10 @@ def test_configure_async(write_policy) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_wildcard_with_conditions_and_deny_are_errors() -> None:
-    assert any("D2E012" in d for d in diagnostics("policies:\n  - role: a\n    permissions: [{tool: '*', allow: false}]\n"))
+    assert any(
+        "D2E012" in d
+        for d in diagnostics("policies:\n  - role: a\n    permissions: [{tool: '*', allow: false}]\n")
+    )
 
 
 def test_token_without_cloud_support_is_a_clear_error(write_policy, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
