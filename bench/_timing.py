@@ -39,4 +39,5 @@ def report(rows: list[tuple[str, float]], *, baseline: float, wrapper: float) ->
     """Print each case as µs per call, overhead over a bare call, and ratios to bare and to a dict wrapper."""
     print(f"{'case':<34}{'µs/call':>10}{'overhead µs':>13}{'x bare':>9}{'x dict-wrapper':>16}")
     for name, value in rows:
-        print(f"{name:<34}{value:>10.3f}{value - baseline:>13.3f}{value / baseline:>9.1f}{value / wrapper:>16.2f}")
+        over = value - baseline
+        print(f"{name:<34}{value:>10.3f}{over:>13.3f}{value / baseline:>9.1f}{value / wrapper:>16.2f}")

@@ -15,9 +15,9 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import per_call_us, per_call_us_async, report  # noqa: E402
+from _timing import per_call_us, per_call_us_async, report
 
-import d2  # noqa: E402
+import d2
 
 POLICY = """
 policies:
