@@ -71,13 +71,21 @@ def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: Args
         )
     grants = access.grants
     if not grants:
+        # Default deny: the deciding "rule" is the policy itself, so point at its file.
         if tool in policy.known_tools:
-            deny(Reason.RBAC, tool, state, detail="none of the user's roles is granted this tool")
+            deny(
+                Reason.RBAC,
+                tool,
+                state,
+                location=policy.source,
+                detail="none of the user's roles is granted this tool",
+            )
         deny(
             Reason.UNKNOWN_TOOL,
             tool,
             state,
-            detail=f"the tool is not in the policy ({policy.source}); grant it to a role to allow it",
+            location=policy.source,
+            detail="the tool is not in the policy; grant it to a role to allow it",
         )
     bound: Mapping[str, Any] | None = None
     if not access.open:

@@ -162,7 +162,9 @@ class GuardedTool:
 
     @property
     def has_var_positional(self) -> bool:
-        return self.parameters is not None and any(p.kind is ParamKind.VAR_POSITIONAL for p in self.parameters)
+        return self.parameters is not None and any(
+            p.kind is ParamKind.VAR_POSITIONAL for p in self.parameters
+        )
 
     @property
     def has_var_keyword(self) -> bool:

@@ -13,6 +13,19 @@ class ModuleNamer:
 
     def __init__(self) -> None:
         self._packages: dict[Path, str] = {}
+        self._tops: dict[str, Path] = {}  # top-level package name -> its directory
+
+    def locate(self, module: str) -> Path | None:
+        """Find the file of ``module`` inside a top-level package this namer has seen, if it exists."""
+        top, *rest = module.split(".")
+        directory = self._tops.get(top)
+        if directory is None:
+            return None
+        base = directory.joinpath(*rest)
+        for candidate in (base.with_suffix(".py") if rest else None, base / "__init__.py"):
+            if candidate is not None and candidate.is_file():
+                return candidate
+        return None
 
     def name(self, path: Path) -> str:
         """Return the dotted module name of the Python file at ``path`` (absolute)."""
@@ -30,6 +43,8 @@ class ModuleNamer:
         if (directory / "__init__.py").is_file() and directory.parent != directory:
             parent = self._package(directory.parent)
             name = f"{parent}.{directory.name}" if parent else directory.name
+            if not parent:
+                self._tops.setdefault(name, directory)
         self._packages[directory] = name
         return name
 

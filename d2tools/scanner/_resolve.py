@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import Assignment, ImportAssignment, QualifiedNameSource, Scope
+from libcst.metadata import Assignment, BaseAssignment, ImportAssignment, QualifiedNameSource, Scope
 
 from ._model import IdSource
 from ._visitor import FunctionInfo
@@ -21,7 +21,7 @@ __all__ = ["FIX_HINT", "GUARD_NAMES", "GuardUse", "IdValue", "Resolver", "absolu
 # Fully qualified names under which the runtime exports the guard decorator.
 GUARD_NAMES = frozenset({"d2.d2_guard", "d2.d2"})
 # Built-in decorators that turn a function into a non-function object the guard refuses.
-DESCRIPTORS = frozenset({"staticmethod", "classmethod", "property"})
+DESCRIPTORS = frozenset({"builtins.staticmethod", "builtins.classmethod", "builtins.property"})
 _MAX_HOPS = 8
 FIX_HINT = "pass a string literal, or a module-level name bound once to a string literal"
 
@@ -74,26 +74,39 @@ class Resolver:
         """True when ``expr`` names ``d2.d2_guard``/``d2.d2`` through an import (or an alias of one)."""
         if not isinstance(expr, (cst.Name, cst.Attribute)):
             return False
-        if any(q.name in GUARD_NAMES for q in self._qualified(expr, QualifiedNameSource.IMPORT)):
+        if self._qualified(expr, QualifiedNameSource.IMPORT) & GUARD_NAMES:
             return True
         value = self._single_value(expr) if hops < _MAX_HOPS else None
         return value is not None and self.is_guard(value, hops + 1)
 
     def is_descriptor(self, expr: cst.BaseExpression) -> bool:
         """True for the built-in ``staticmethod``/``classmethod``/``property`` decorators."""
-        return any(q.name in DESCRIPTORS for q in self._qualified(expr, QualifiedNameSource.BUILTIN))
+        return bool(self._qualified(expr, QualifiedNameSource.BUILTIN) & DESCRIPTORS)
 
-    def function(self, expr: cst.BaseExpression) -> FunctionInfo | None:
-        """Return the def or lambda that ``expr`` names, when it is bound exactly once in scope."""
+    def function(
+        self, expr: cst.BaseExpression, *, rebinding: cst.CSTNode | None = None
+    ) -> FunctionInfo | None:
+        """Return the def or lambda that ``expr`` names, when exactly one binding in scope is a candidate.
+
+        ``rebinding`` is the call being examined: in ``f = d2_guard(f)`` the assignment of its own
+        result to ``f`` is not a definition of the function it receives.
+        """
         if isinstance(expr, cst.Lambda):
             return self._functions.get(expr)
-        assignment = self._single_assignment(expr)
-        if assignment is None:
+        found = self._assignments(expr)
+        if found is None:
             return None
-        if assignment.node in self._functions:
-            return self._functions[assignment.node]
-        value = self._values.get(assignment.node)
+        candidates = [a for a in found if self._value_of(a) is not rebinding or rebinding is None]
+        if len(candidates) != 1 or type(candidates[0]) is not Assignment:
+            return None
+        node = candidates[0].node
+        if node in self._functions:
+            return self._functions[node]
+        value = self._values.get(node)
         return self._functions.get(value) if isinstance(value, cst.Lambda) else None
+
+    def _value_of(self, assignment: object) -> cst.BaseExpression | None:
+        return self._values.get(assignment.node) if isinstance(assignment, Assignment) else None
 
     def string(self, expr: cst.BaseExpression, hops: int = 0) -> IdValue:
         """Evaluate a tool id expression statically, or say why it cannot be done."""
@@ -122,6 +135,9 @@ class Resolver:
         if count != 1:
             where = "is never assigned in this module" if count == 0 else f"is assigned {count} times"
             return _unresolved(f"'{shown}' {where}, so its value at decoration time is unknown")
+        assignment = self._single_assignment(expr)
+        if assignment is not None and isinstance(assignment.node, cst.Param):
+            return _unresolved(f"'{shown}' is a parameter, known only when the function is called")
         value = self._single_value(expr)
         if value is None or hops >= _MAX_HOPS:
             return _unresolved(f"'{shown}' is not bound by a plain assignment to a string")
@@ -136,7 +152,7 @@ class Resolver:
             return set()
         return {q.name for q in scope.get_qualified_names_for(expr) if q.source is source}
 
-    def _assignments(self, expr: cst.BaseExpression) -> set[object] | None:
+    def _assignments(self, expr: cst.BaseExpression) -> set[BaseAssignment] | None:
         scope = self._scopes.get(expr)
         if scope is None or not isinstance(expr, cst.Name):
             return None
@@ -196,4 +212,3 @@ def _describe(expr: cst.BaseExpression) -> str:
     if isinstance(expr, (cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation, cst.IfExp)):
         return "an expression"
     return f"a {type(expr).__name__} expression"
-

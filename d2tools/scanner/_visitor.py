@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from ._model import Parameter, ParamKind
-
 __all__ = ["Collector", "FunctionInfo"]
 
 FunctionNode = cst.FunctionDef | cst.Lambda
@@ -25,7 +23,6 @@ class FunctionInfo:
     node: FunctionNode
     qualname: str
     is_async: bool
-    parameters: tuple[Parameter, ...]
 
 
 class Collector(cst.CSTVisitor):
@@ -44,7 +41,7 @@ class Collector(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         qualname = ".".join([*self._prefix, node.name.value])
         is_async = node.asynchronous is not None
-        self.functions[node] = FunctionInfo(node, qualname, is_async, parameters_of(node.params))
+        self.functions[node] = FunctionInfo(node, qualname, is_async)
         self._note_decorators(node)
         self._prefix.extend((node.name.value, "<locals>"))
 
@@ -60,14 +57,16 @@ class Collector(cst.CSTVisitor):
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         qualname = ".".join([*self._prefix, "<lambda>"])
-        self.functions[node] = FunctionInfo(node, qualname, False, parameters_of(node.params))
+        self.functions[node] = FunctionInfo(node, qualname, False)
         self._prefix.extend(("<lambda>", "<locals>"))
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         del self._prefix[-2:]
 
     def visit_Call(self, node: cst.Call) -> None:
-        if id(node) not in self._decorator_calls and isinstance(node.func, (cst.Name, cst.Attribute, cst.Call)):
+        if id(node) not in self._decorator_calls and isinstance(
+            node.func, (cst.Name, cst.Attribute, cst.Call)
+        ):
             self.calls.append(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -87,22 +86,6 @@ class Collector(cst.CSTVisitor):
         if node.decorators:
             self.decorated.append((node, tuple(node.decorators)))
             self._decorator_calls.update(id(d.decorator) for d in node.decorators)
-
-
-def parameters_of(params: cst.Parameters) -> tuple[Parameter, ...]:
-    """List parameters in signature order with their kinds, as ``inspect.signature`` would."""
-    out = [_param(p, ParamKind.POSITIONAL_ONLY) for p in params.posonly_params]
-    out += [_param(p, ParamKind.POSITIONAL_OR_KEYWORD) for p in params.params]
-    if isinstance(params.star_arg, cst.Param):
-        out.append(_param(params.star_arg, ParamKind.VAR_POSITIONAL))
-    out += [_param(p, ParamKind.KEYWORD_ONLY) for p in params.kwonly_params]
-    if params.star_kwarg is not None:
-        out.append(_param(params.star_kwarg, ParamKind.VAR_KEYWORD))
-    return tuple(out)
-
-
-def _param(param: cst.Param, kind: ParamKind) -> Parameter:
-    return Parameter(param.name.value, kind, param.default is not None)
 
 
 def _is_main_test(test: cst.BaseExpression) -> bool:

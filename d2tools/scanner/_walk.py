@@ -55,7 +55,18 @@ def _files_under(top: Path) -> list[Path]:
 
 def _git_listed(top: Path) -> list[Path] | None:
     """Ask git for tracked and unignored untracked files; ``None`` when git is absent or refuses."""
-    cmd = ["git", "-C", str(top), "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", "*.py"]
+    cmd = [
+        "git",
+        "-C",
+        str(top),
+        "ls-files",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "-z",
+        "--",
+        "*.py",
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=_GIT_TIMEOUT_S, check=False)
     except (OSError, subprocess.SubprocessError):

@@ -1,0 +1,131 @@
+"""Compile one parameter's or field's operators into a :class:`Constraint`, reporting every bad operand.
+
+Beyond each operator's own operand check, a constraint is refused when no value could pass it (``min``
+above ``max``, ``matches`` beside ``type: int``): such a rule would deny every call, and the author
+meant something else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._operators import NON_OPERATORS, OPERATORS, Check, Constraint, OperandError, operand_test, type_names
+
+if TYPE_CHECKING:
+    from ._compile import CompileContext
+    from ._source import JsonPath
+
+__all__ = ["compile_constraint", "report"]
+
+
+def report(
+    ctx: CompileContext,
+    code: str,
+    message: str,
+    path: JsonPath,
+    hint: str | None = None,
+    *,
+    key: bool = False,
+) -> None:
+    """Report an error unless the shape check already reported one at the same place."""
+    target = tuple(path)
+    if any(d.is_error and d.path == target for d in ctx.diagnostics):
+        return
+    ctx.error(code, message, path, key=key, hint=hint)
+
+
+def compile_constraint(
+    node: Mapping[str, Any], path: JsonPath, ctx: CompileContext, *, skip: frozenset[str] = frozenset()
+) -> Constraint | None:
+    """Compile one field's operators (minus ``skip``); report every bad operand; None on any error."""
+    checks: list[Check] = []
+    prepared: dict[str, Any] = {}
+    ok = True
+    for op, raw in node.items():
+        if op in skip or op in NON_OPERATORS or op.startswith("x-"):
+            continue
+        spec = OPERATORS.get(op)
+        if spec is None:
+            ok = False  # the shape check names it, with a did-you-mean
+            continue
+        try:
+            test, expect = operand_test(spec, raw)
+        except OperandError as exc:
+            report(ctx, exc.code, f"'{op}': {exc.message}", (*path, op), exc.hint)
+            ok = False
+            continue
+        prepared[op] = raw
+        checks.append(Check(op, test, ctx.loc((*path, op), key=True), expect))
+    ok = _check_consistency(node, prepared, path, ctx) and ok
+    required = node.get("required", False)
+    if not isinstance(required, bool):
+        report(ctx, "D2E003", "'required' must be true or false", (*path, "required"))
+        ok = False
+    if not ok:
+        return None
+    where = ctx.loc((*path, "required"), key=True) if required else None
+    return Constraint(tuple(_ordered(checks)), required is True, where)
+
+
+# Cheap, discriminating operators first: a type or range failure stops before any regex runs.
+_ORDER = {"type": 0, "eq": 1, "in": 1, "min": 2, "max": 2, "gt": 2, "lt": 2, "minLength": 3, "maxLength": 3}
+
+
+def _ordered(checks: list[Check]) -> list[Check]:
+    return sorted(checks, key=lambda c: _ORDER.get(c.op, 5))
+
+
+_NEEDS = {
+    "min": ("int", "float"), "max": ("int", "float"), "gt": ("int", "float"), "lt": ("int", "float"),
+    "minLength": ("str", "list", "dict"), "maxLength": ("str", "list", "dict"),
+    "matches": ("str",), "startsWith": ("str",), "endsWith": ("str",),
+}  # fmt: skip
+
+
+def _check_consistency(
+    node: Mapping[str, Any], ops: Mapping[str, Any], path: JsonPath, ctx: CompileContext
+) -> bool:
+    """Refuse constraints no value can pass: empty ranges, and operators the declared type rules out."""
+    ok = _check_range(ops, ("min", "gt"), ("max", "lt"), path, ctx, "")
+    ok = _check_range(ops, ("minLength",), ("maxLength",), path, ctx, "length ") and ok
+    if "type" in ops:
+        allowed = set(type_names(ops["type"]))
+        for op in ops:
+            needs = _NEEDS.get(op)
+            if needs and not allowed.intersection(needs):
+                report(
+                    ctx,
+                    "D2E102",
+                    f"'{op}' needs a value of type {' or '.join(needs)}, but 'type' allows only "
+                    f"{' or '.join(sorted(allowed))}: no value can pass",
+                    (*path, op),
+                    "remove the operator or widen 'type'",
+                )
+                ok = False
+    return ok
+
+
+def _check_range(
+    ops: Mapping[str, Any],
+    lows: tuple[str, ...],
+    highs: tuple[str, ...],
+    path: JsonPath,
+    ctx: CompileContext,
+    noun: str,
+) -> bool:
+    low = max(((ops[k], k) for k in lows if k in ops), default=None, key=lambda p: (p[0], p[1] == "gt"))
+    high = min(((ops[k], k) for k in highs if k in ops), default=None, key=lambda p: (p[0], p[1] != "lt"))
+    if low is None or high is None:
+        return True
+    (lo, lo_key), (hi, hi_key) = low, high
+    if lo < hi or (lo == hi and lo_key != "gt" and hi_key != "lt"):
+        return True
+    report(
+        ctx,
+        "D2E102",
+        f"'{lo_key}: {lo}' and '{hi_key}: {hi}' leave no {noun}value that can pass",
+        (*path, hi_key),
+        f"make '{lo_key}' smaller than '{hi_key}'",
+    )
+    return False
