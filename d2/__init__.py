@@ -39,6 +39,7 @@ from ._middleware import ASGIMiddleware as ASGIMiddleware
 from ._middleware import clear_context as clear_context
 from ._middleware import clear_context_async as clear_context_async
 from ._middleware import headers_extractor as headers_extractor
+from ._restrict import restrict as restrict
 from .exceptions import BundleExpiredError as BundleExpiredError
 from .exceptions import ConfigurationError as ConfigurationError
 from .exceptions import D2Error as D2Error
@@ -114,6 +115,7 @@ __all__ = [
     "record_fact",
     "record_facts",
     "remove_decision_sink",
+    "restrict",
     "run_as",
     "set_user",
     "set_user_context",

@@ -95,8 +95,12 @@ def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: Args
         if bound is None or not access.needs_args:
             bound = args()
         for restriction in state.restrictions:
-            restriction.check(tool, bound, state)
+            violation = restriction.check(tool, bound, state)
+            if violation is not None:
+                deny_for_violation(violation, tool, state)
     _sequence_flow_record(policy, state, tool)
+    for restriction in state.restrictions:
+        restriction.record(tool)
     if not access.has_output:
         return ()
     return tuple(g for g in grants if g.output is not None)

@@ -50,9 +50,16 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
+    """A validator whose registry holds every bundled schema, so schemas can $ref each other."""
     from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
 
-    return Draft202012Validator(load_schema(name))
+    directory = schema_path(name).parent
+    resources = []
+    for path in sorted(directory.glob("*.schema.json")):
+        schema = load_schema(path.name)
+        resources.append((schema.get("$id", path.name), Resource.from_contents(schema)))
+    return Draft202012Validator(load_schema(name), registry=Registry().with_resources(resources))
 
 
 def schema_diagnostics(doc: SourceDoc, schema_name: str = "policy.schema.json") -> list[Diagnostic]:

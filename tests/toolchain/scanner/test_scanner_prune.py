@@ -105,7 +105,7 @@ def functions(draw: st.DrawFn) -> str:
     ret = draw(st.sampled_from(["", " -> int", " -> dict[str, int]"]))
     joined = _defaults_last(params, draw(st.sampled_from([", ", ",\n    # note (\n    ", ",\\\n "])))
     if joined and draw(st.booleans()):
-        joined += draw(st.sampled_from([", /", ",", ", / # )", ",\n"]))
+        joined += draw(st.sampled_from([", /", ",", ", / # )\n", ",\n"]))
     return f"{draw(GUARDS)}{kw} {draw(NAMES)}({joined}){ret}:\n    {draw(BODIES)}"
 
 
@@ -146,7 +146,7 @@ def modules(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(modules(), st.sampled_from(["\n", "\r\n"]))
 def test_generated_modules_agree(source: str, newline: str) -> None:
     compile(source, "generated", "exec")  # the generator writes valid Python
