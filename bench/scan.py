@@ -5,6 +5,9 @@ Usage: ``python bench/scan.py [--files 1000] [--workers N] [--repeat 3]``
 Generates packages of modules 50-150 lines long, each with a few guarded functions and methods
 (literal, constant and auto ids) among plain code, scans the tree ``--repeat`` times and prints the
 median wall time. The target is 1,000 files in 10 s or less on a 2-core machine.
+
+Measured on the 2-core development machine (Python 3.11, libcst 1.0.1): 1,041 files / 114,527
+lines / 3,173 guarded tools in 7.6 s with the automatic pool (2 workers), 14.0 s with --workers 1.
 """
 
 from __future__ import annotations

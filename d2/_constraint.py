@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._fuse import fuse
 from ._operators import NON_OPERATORS, OPERATORS, Check, Constraint, OperandError, operand_test, type_names
 
 if TYPE_CHECKING:
@@ -28,9 +29,9 @@ def report(
     *,
     key: bool = False,
 ) -> None:
-    """Report an error unless the shape check already reported one at the same place."""
+    """Report an error unless the shape check already reported one at (or inside) the same place."""
     target = tuple(path)
-    if any(d.is_error and d.path == target for d in ctx.diagnostics):
+    if any(d.is_error and d.path[: len(target)] == target for d in ctx.diagnostics):
         return
     ctx.error(code, message, path, key=key, hint=hint)
 
@@ -50,13 +51,13 @@ def compile_constraint(
             ok = False  # the shape check names it, with a did-you-mean
             continue
         try:
-            test, expect = operand_test(spec, raw)
+            test, expect, operand = operand_test(spec, raw)
         except OperandError as exc:
             report(ctx, exc.code, f"'{op}': {exc.message}", (*path, op), exc.hint)
             ok = False
             continue
         prepared[op] = raw
-        checks.append(Check(op, test, ctx.loc((*path, op), key=True), expect))
+        checks.append(Check(op, test, ctx.loc((*path, op), key=True), expect, operand))
     ok = _check_consistency(node, prepared, path, ctx) and ok
     required = node.get("required", False)
     if not isinstance(required, bool):
@@ -65,7 +66,8 @@ def compile_constraint(
     if not ok:
         return None
     where = ctx.loc((*path, "required"), key=True) if required else None
-    return Constraint(tuple(_ordered(checks)), required is True, where)
+    ordered = tuple(_ordered(checks))
+    return Constraint(ordered, required is True, where, fuse(ordered))
 
 
 # Cheap, discriminating operators first: a type or range failure stops before any regex runs.

@@ -270,13 +270,12 @@ async def _maybe_await(value: Any) -> Any:
 
 
 @overload
-def d2_guard(tool_id: F, /) -> F: ...
+def d2_guard(tool_id: F) -> F: ...
 
 
 @overload
 def d2_guard(
     tool_id: str | None = None,
-    /,
     *,
     on_deny: Any = ...,
     strict: bool | None = None,
@@ -286,7 +285,6 @@ def d2_guard(
 
 def d2_guard(
     tool_id: Any = None,
-    /,
     *,
     on_deny: Any = RAISE,
     strict: bool | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._diagnostics import Location
@@ -41,6 +41,7 @@ class Check:
     test: Test
     location: Location
     expect: str
+    operand: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class Constraint:
     checks: tuple[Check, ...]
     required: bool = False
     required_location: Location | None = None
+    # All checks as one predicate (see d2._fuse): the passing path, the common one, is a single call.
+    passes: Test = field(default=lambda v, s: True, compare=False)
 
     def first_failure(self, value: Any, state: Any) -> Check | None:
         """Return the first operator ``value`` fails, or None when it passes them all."""
@@ -178,6 +181,11 @@ def _member(v: Any, members: tuple[frozenset[Any], frozenset[Any]]) -> bool:
         return False
 
 
+def _build_in(members: tuple[frozenset[Any], frozenset[Any]]) -> Test:
+    plain = members[0]
+    return lambda v, _s: v in plain if v.__class__ is str else _member(v, members)
+
+
 def _build_eq(operand: Any) -> Test:
     if isinstance(operand, str):
         return lambda v, _s: (v.__class__ is str or isinstance(v, str)) and v == operand
@@ -260,12 +268,12 @@ def prepare_pattern(raw: Any, *, searched: bool) -> Any:
     try:
         rx = compile_regex(text)
     except RegexError as exc:
-        code = "D2E104" if "not supported by RE2" in exc.message else "D2E103"
+        code = "D2E104" if "RE2 does not support" in exc.message else "D2E103"
         raise OperandError(exc.message, exc.hint, code) from None
     if searched and rx.search(""):
         raise OperandError(
             f"regex {text!r} matches the empty string, so it is found in every value",
-            "make it require at least one character (e.g. '+' instead of '*')",
+            "make it require at least one character, e.g. '+' instead of '*'",
             "D2E103",
         )
     return rx
@@ -300,9 +308,7 @@ OPERATORS: dict[str, _Spec] = {
     "max": _Spec(_prepare_number, _numeric(lambda v, b: v <= b), lambda b: f"must be a number <= {b}"),
     "gt": _Spec(_prepare_number, _numeric(lambda v, b: v > b), lambda b: f"must be a number > {b}"),
     "lt": _Spec(_prepare_number, _numeric(lambda v, b: v < b), lambda b: f"must be a number < {b}"),
-    "in": _Spec(
-        _prepare_in, lambda m: lambda v, _s: _member(v, m), lambda m: f"must be one of {_expect_members(m)}"
-    ),
+    "in": _Spec(_prepare_in, _build_in, lambda m: f"must be one of {_expect_members(m)}"),
     "not_in": _Spec(
         _prepare_members,
         lambda m: lambda v, _s: not _member(v, m),
@@ -343,7 +349,7 @@ OPERATORS: dict[str, _Spec] = {
 NON_OPERATORS = frozenset({"required", "description"})
 
 
-def operand_test(spec: _Spec, raw: Any) -> tuple[Test, str]:
-    """Turn an operand into a test; the one place where operand kinds are resolved."""
+def operand_test(spec: _Spec, raw: Any) -> tuple[Test, str, Any]:
+    """Turn an operand into (test, expectation, prepared operand): the one place operands are resolved."""
     prepared = spec.prepare(raw)
-    return spec.build(prepared), spec.expect(prepared)
+    return spec.build(prepared), spec.expect(prepared), prepared

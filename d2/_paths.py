@@ -77,7 +77,9 @@ class Presence:
 class Stop(Exception):
     """A rule refused the value; ``parts`` gathers the concrete path as the walk unwinds."""
 
-    def __init__(self, reason: str, operator: str, location: Location, message: str, value: Any) -> None:
+    def __init__(
+        self, reason: str, operator: str, location: Location | None, message: str, value: Any
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.operator = operator
@@ -138,11 +140,12 @@ def visit(value: Any, node: PathNode, state: Any, star: bool = True) -> Any:
     if isinstance(value, (list, tuple)):
         return _visit_seq(value, node, state, star)
     if not isinstance(value, _LEAVES):
+        # The phase (validation or sanitization) fills in the reason and the rule location.
         raise Stop(
-            "output_sanitization",
+            "",
             "path",
-            Location("<d2>", 0, 0),
-            f"d2 cannot look inside a value of type {type(value).__name__}; return dicts and lists",
+            None,
+            f"is a {type(value).__name__}, which d2 cannot look inside; return dicts and lists",
             None,
         )
     for key, child in node.keys.items():

@@ -107,11 +107,17 @@ def _translate(doc: SourceDoc, error: Any) -> Iterator[Diagnostic]:
         allowed = set(error.schema.get("properties", {}))
         noun = "operator" if error.schema.get("x-d2-kind") == "operator" else "key"
         context = error.schema.get("x-d2-kind", "mapping")
+        if noun == "operator":
+            # Name the parameter or field: "unknown operator 'minimum' for 'limit'".
+            context = f"for '{path[-1]}'" if path else "in the constraint"
+            allowed.discard("description")
+        else:
+            context = f"in {context}"
         for extra in _extra_keys(error):
             guess = suggest(extra, allowed)
             hint = f"did you mean '{guess}'?" if guess else f"expected one of: {', '.join(sorted(allowed))}"
             code = "D2E101" if noun == "operator" else "D2E002"
-            yield _diag(doc, code, f"unknown {noun} '{extra}' in {context}", (*path, extra), hint, key=True)
+            yield _diag(doc, code, f"unknown {noun} '{extra}' {context}", (*path, extra), hint, key=True)
         return
     if kind == "type" or (kind in ("oneOf", "anyOf") and error.context):
         expected = _expected_types(error)

@@ -86,9 +86,13 @@ class Builder:
         use: GuardUse,
     ) -> None:
         if isinstance(node, cst.ClassDef):
-            msg = f"d2_guard decorates class '{node.name.value}'; it guards functions and methods only"
-            self._finding(FindingCode.UNKNOWN_TARGET, msg, decorator, Severity.ERROR, "move it onto a method")
-            return
+            msg = (
+                f"d2_guard replaces class '{node.name.value}' with a guarded function: "
+                "isinstance() and subclassing stop working"
+            )
+            self._finding(
+                FindingCode.GUARDED_CLASS, msg, decorator, Severity.WARNING, "guard its methods instead"
+            )
         if any(self._resolver.is_descriptor(d.decorator) for d in below):
             msg = "d2_guard is applied to a staticmethod/classmethod/property object and refuses it"
             hint = "put @d2_guard below @staticmethod/@classmethod/@property, directly on the function"
@@ -108,33 +112,9 @@ class Builder:
 
     def _add(self, use: GuardUse, info: FunctionInfo | None, at: cst.CSTNode, form: GuardForm) -> None:
         line, col = self._positions.start(at)
-        id_value, id_node = self._id_of(use)
-        tool_id = id_value.value
-        if id_value.source is IdSource.AUTO:
-            tool_id = None if info is None else f"{self.module}.{info.qualname}"
-            if info is None:
-                msg = "d2_guard without a tool id wraps a function defined elsewhere, so its id is unknown"
-                hint = "pass an explicit tool id: d2_guard('tool.id')(func)"
-                self._finding(FindingCode.UNKNOWN_TARGET, msg, at, Severity.WARNING, hint)
-        elif tool_id == "" and id_node is not None:
-            self._finding(
-                FindingCode.INVALID_TOOL_ID,
-                "the tool id is empty",
-                id_node,
-                Severity.ERROR,
-                "d2_guard raises TypeError on an empty id; write a non-empty id",
-            )
-            id_value, tool_id = IdValue(None, IdSource.UNRESOLVED), None
-        elif id_value.source is IdSource.UNRESOLVED and id_node is not None:
-            self._finding(
-                FindingCode.DYNAMIC_TOOL_ID,
-                f"the tool id {id_value.reason}",
-                id_node,
-                Severity.WARNING,
-                FIX_HINT,
-            )
+        id_value, id_node = self._checked_id(use, info, at)
         tool = GuardedTool(
-            tool_id=tool_id,
+            tool_id=id_value.value,
             id_source=id_value.source if id_value.ref is None else IdSource.UNRESOLVED,
             file=self.file,
             line=line,
@@ -152,8 +132,31 @@ class Builder:
             self.pending.append(PendingId(len(self.tools), id_value.ref, shown, id_line, id_col))
         self.tools.append(tool)
 
-    def _parameters(self, info: FunctionInfo) -> tuple[Parameter, ...]:
+    def _checked_id(
+        self, use: GuardUse, info: FunctionInfo | None, at: cst.CSTNode
+    ) -> tuple[IdValue, cst.BaseExpression | None]:
+        """Work out the tool id, reporting why when it cannot be known or would be refused."""
+        id_value, id_node = self._id_of(use)
+        if id_value.source is IdSource.AUTO:
+            if info is not None:
+                return IdValue(f"{self.module}.{info.qualname}", IdSource.AUTO), None
+            msg = "d2_guard without a tool id wraps a function defined elsewhere, so its id is unknown"
+            hint = "pass an explicit tool id: d2_guard('tool.id')(func)"
+            self._finding(FindingCode.UNKNOWN_TARGET, msg, at, Severity.WARNING, hint)
+            return IdValue(None, IdSource.UNRESOLVED), None
+        if id_node is not None and id_value.value == "":
+            hint = "d2_guard raises TypeError on an empty id; write a non-empty id"
+            self._finding(FindingCode.INVALID_TOOL_ID, "the tool id is empty", id_node, Severity.ERROR, hint)
+            return IdValue(None, IdSource.UNRESOLVED), id_node
+        if id_node is not None and id_value.source is IdSource.UNRESOLVED:
+            msg = f"the tool id {id_value.reason}"
+            self._finding(FindingCode.DYNAMIC_TOOL_ID, msg, id_node, Severity.WARNING, FIX_HINT)
+        return id_value, id_node
+
+    def _parameters(self, info: FunctionInfo) -> tuple[Parameter, ...] | None:
         """Prefer the signature read by ``ast``: the skeleton blanks parameter lists it does not need."""
+        if isinstance(info.node, cst.ClassDef):
+            return None  # the signature is __init__'s (or a metaclass's): not worth guessing
         if isinstance(info.node, cst.FunctionDef):
             found = self._signatures.get(self._positions.start(info.node)[0])
             if found is not None:

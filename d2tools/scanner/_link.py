@@ -1,9 +1,10 @@
 """Resolve tool ids imported from other modules (``from .ids import BILLING_READ``) across the scan.
 
 Each file reports the constants and imports it binds once at module level; a pending id is looked
-up in the module it names, following re-exports, and is resolved only when that module is among the
-scanned files and binds the name to a string literal. Otherwise the tool keeps ``tool_id=None`` and
-a finding explains why: an id is never guessed.
+up in the module it names, following re-exports, and is resolved only when that module can be read
+(it is among the scanned files, or lies in a package the scan touched) and binds the name once to a
+string literal. Otherwise the tool keeps ``tool_id=None`` and a finding explains why: an id is never
+guessed.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ _MAX_REEXPORTS = 16
 
 
 class _Modules:
-    """Module name -> scan; a module the fast pass skipped, or that lies outside the scan, is scanned on use."""
+    """Module name -> scan; modules the fast pass skipped or that lie outside the scan load on use."""
 
     def __init__(self, scans: Sequence[FileScan], load: Callable[[str], FileScan | None]) -> None:
         self._scans: dict[str, FileScan | None] = {}
+        self._loaded: set[str] = set()
         self._ambiguous: set[str] = set()
         for scan in scans:
             # Two files with one module name (two projects scanned together) make the name ambiguous.
@@ -38,7 +40,8 @@ class _Modules:
         if module in self._ambiguous:
             return None
         scan = self._scans.get(module)
-        if scan is None or not scan.parsed:
+        if (scan is None or not scan.parsed) and module not in self._loaded:
+            self._loaded.add(module)
             scan = self._scans[module] = self._load(module)
         return scan
 

@@ -80,6 +80,7 @@ class FindingCode(str, Enum):
     FILE_TOO_LARGE = "D2S008"
     GUARD_ABOVE_DESCRIPTOR = "D2S009"
     INTERNAL_ERROR = "D2S010"
+    GUARDED_CLASS = "D2S011"
 
     def __str__(self) -> str:
         return self.value
@@ -133,7 +134,8 @@ class GuardedTool:
     ``d2_guard(...)`` call. ``def_line`` is the line of the ``def`` (``None`` when the guarded function
     is defined elsewhere). ``parameters`` is ``None`` when the function's definition is not visible
     (e.g. ``d2_guard("id")(imported_function)``); otherwise it lists every parameter in order,
-    including ``self`` for methods, exactly as ``inspect.signature`` on the undecorated function would.
+    including ``self`` for methods, exactly as ``inspect.signature`` on the undecorated function would;
+    it is also ``None`` for a guarded class (the runtime guards calls to the class itself).
     """
 
     tool_id: str | None

@@ -6,7 +6,6 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from d2 import Severity
@@ -31,7 +30,7 @@ _MAX_CHUNK = 64
 
 
 def scan(
-    paths: Sequence[Path | str],
+    paths: Sequence[Path | str] | Path | str,
     *,
     root: Path | str | None = None,
     on_progress: ProgressCallback | None = None,
@@ -45,7 +44,7 @@ def scan(
     the calling thread. ``workers`` forces the number of processes (1 = serial); by default a pool
     of one process per CPU is used from :data:`PARALLEL_THRESHOLD` files on.
     """
-    given = [Path(p) for p in paths]
+    given = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     files, missing = discover(given)
     base = _root(given, root)
     namer = ModuleNamer()
@@ -88,13 +87,16 @@ def _scan_parallel(
         with ProcessPoolExecutor(max_workers=count, mp_context=_context()) as pool:
             futures = {pool.submit(_scan_chunk, jobs[i : i + size]): i for i in range(0, len(jobs), size)}
             for future in as_completed(futures):
+                try:
+                    chunk = future.result()
+                except Exception:  # a dead worker or an unpicklable result: redo the chunk serially
+                    continue
                 start = futures[future]
-                chunk = future.result()
                 results[start : start + len(chunk)] = chunk
                 done += len(chunk)
                 report(done, len(jobs))
-    except (BrokenProcessPool, OSError):
-        pass  # the caller scans whatever is left in this process
+    except (OSError, NotImplementedError, ImportError):
+        pass  # no processes could be started here; the caller scans what is left in this process
     return done
 
 

@@ -13,12 +13,12 @@ import libcst as cst
 
 __all__ = ["Collector", "FunctionInfo"]
 
-FunctionNode = cst.FunctionDef | cst.Lambda
+FunctionNode = cst.FunctionDef | cst.Lambda | cst.ClassDef
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionInfo:
-    """A function or lambda as the runtime names it."""
+    """A function, lambda or class as the runtime names it (a guard can wrap any of them)."""
 
     node: FunctionNode
     qualname: str
@@ -26,7 +26,7 @@ class FunctionInfo:
 
 
 class Collector(cst.CSTVisitor):
-    """Record functions (with qualnames), decorators, candidate calls and simple assignments."""
+    """Record functions and classes (with qualnames), decorators, candidate calls and assignments."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,6 +49,7 @@ class Collector(cst.CSTVisitor):
         del self._prefix[-2:]
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.functions[node] = FunctionInfo(node, ".".join([*self._prefix, node.name.value]), False)
         self._note_decorators(node)
         self._prefix.append(node.name.value)
 

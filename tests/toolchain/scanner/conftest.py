@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from d2tools.scanner import GuardedTool, ScanResult
-
 PROJECTS = Path(__file__).resolve().parents[2] / "fixtures" / "projects"
 
 
@@ -18,8 +16,3 @@ def shop(tmp_path: Path) -> Path:
     target = tmp_path / "shop"
     shutil.copytree(PROJECTS / "shop", target)
     return target
-
-
-def by_qualname(result: ScanResult, file: str) -> dict[str, GuardedTool]:
-    """Index the tools of one file by qualname (unique within the fixture files)."""
-    return {t.qualname or "": t for t in result.tools if t.file == file}

@@ -93,6 +93,11 @@ def test_explicit_files_are_scanned_and_missing_paths_reported(tmp_path: Path) -
     assert missing.is_error
 
 
+def test_a_single_path_may_be_passed_without_a_list(tmp_path: Path) -> None:
+    _write(tmp_path / "one.py", "single.path")
+    assert scan(tmp_path).tool_ids == scan(str(tmp_path)).tool_ids == ("single.path",)
+
+
 def test_files_are_reported_relative_to_root_with_forward_slashes(tmp_path: Path) -> None:
     _write(tmp_path / "a" / "b" / "c.py", "x.y")
     (tool,) = scan([tmp_path / "a"], root=tmp_path).tools

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from d2tools.scanner._file import FileJob, FileScan, _decode, scan_source
 from d2tools.scanner._prune import d2_aliases, skeleton
 
-from .conftest import PROJECTS
+PROJECTS = Path(__file__).resolve().parents[2] / "fixtures" / "projects"
 
 JOB = FileJob(path="mod.py", file="mod.py", module="pkg.mod", is_package=False)
 
@@ -146,7 +146,7 @@ def modules(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(modules(), st.sampled_from(["\n", "\r\n"]))
 def test_generated_modules_agree(source: str, newline: str) -> None:
     compile(source, "generated", "exec")  # the generator writes valid Python

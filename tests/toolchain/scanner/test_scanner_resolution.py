@@ -7,9 +7,21 @@ from pathlib import Path
 import pytest
 
 from d2 import Severity
-from d2tools.scanner import FindingCode, GuardForm, IdSource, Parameter, ParamKind, ScanResult, scan
+from d2tools.scanner import (
+    FindingCode,
+    GuardedTool,
+    GuardForm,
+    IdSource,
+    Parameter,
+    ParamKind,
+    ScanResult,
+    scan,
+)
 
-from .conftest import by_qualname
+
+def by_qualname(result: ScanResult, file: str) -> dict[str, GuardedTool]:
+    """Index the tools of one file by qualname (unique within each fixture file)."""
+    return {t.qualname or "": t for t in result.tools if t.file == file}
 
 
 @pytest.fixture
@@ -133,13 +145,14 @@ def test_keyword_id_empty_id_descriptor_order_and_class_target(result: ScanResul
     assert tools["by_keyword"].tool_id == "kw.tool"
     assert tools["strict_auto"].tool_id == "shop.keywords.strict_auto"
     assert tools["empty_id"].tool_id is None
-    codes = {(f.line, f.code) for f in result.findings if f.file == "shop/keywords.py"}
+    guarded_class = tools["NotAFunction"]
+    assert (guarded_class.tool_id, guarded_class.parameters) == ("shop.keywords.NotAFunction", None)
+    codes = {(f.line, f.code, f.severity) for f in result.findings if f.file == "shop/keywords.py"}
     assert codes == {
-        (16, FindingCode.INVALID_TOOL_ID),
-        (21, FindingCode.GUARD_ABOVE_DESCRIPTOR),
-        (27, FindingCode.UNKNOWN_TARGET),
+        (16, FindingCode.INVALID_TOOL_ID, Severity.ERROR),
+        (21, FindingCode.GUARD_ABOVE_DESCRIPTOR, Severity.ERROR),
+        (27, FindingCode.GUARDED_CLASS, Severity.WARNING),
     }
-    assert all(f.is_error for f in result.findings if f.file == "shop/keywords.py")
 
 
 def test_script_with_main_block_warns_that_auto_ids_depend_on_how_it_runs(result: ScanResult) -> None:

@@ -1,0 +1,66 @@
+"""Bind a call's arguments to parameter names, as input conditions see them, in a fraction of a µs.
+
+``inspect.Signature.bind`` plus ``apply_defaults`` costs ~2.7 µs a call, more than every input
+condition of a grant together. :func:`compile_binder` precomputes the signature's shape once and binds
+the common case (positional-or-keyword and keyword-only parameters) with a dict and a zip; anything
+else, including every call that does not fit the signature, goes through ``inspect`` so errors and
+corner cases are exactly Python's.
+
+Extra keyword arguments caught by ``**kwargs`` are also exposed under their own names, so a condition
+on ``user_id`` sees ``f(user_id=...)`` even when ``user_id`` only reaches the function through
+``**kwargs`` (nested inside the ``kwargs`` entry it would be invisible: a silent pass).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["Binder", "compile_binder"]
+
+Binder = Callable[[tuple[Any, ...], Mapping[str, Any]], dict[str, Any]]
+
+_P = inspect.Parameter
+
+
+def compile_binder(sig: inspect.Signature) -> Binder:
+    """Return ``bind(args, kwargs) -> {name: value}`` with defaults applied; raises TypeError like Python."""
+    params = list(sig.parameters.values())
+    var_kw = next((p.name for p in params if p.kind is _P.VAR_KEYWORD), None)
+
+    def slow(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        out = dict(bound.arguments)
+        if var_kw is not None:
+            for name, value in out[var_kw].items():
+                out.setdefault(name, value)
+        return out
+
+    if any(p.kind in (_P.POSITIONAL_ONLY, _P.VAR_POSITIONAL, _P.VAR_KEYWORD) for p in params):
+        return slow
+    positional = tuple(p.name for p in params if p.kind is _P.POSITIONAL_OR_KEYWORD)
+    keywords = frozenset(p.name for p in params)
+    defaults = tuple((p.name, p.default) for p in params if p.default is not _P.empty)
+    count = len(params)
+    most = len(positional)
+
+    def bind(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if len(args) > most:
+            return slow(args, kwargs)
+        out = dict(zip(positional, args, strict=False))
+        if kwargs:
+            for name in kwargs:
+                if name in out or name not in keywords:
+                    return slow(args, kwargs)
+            out.update(kwargs)
+        if len(out) < count:
+            for name, default in defaults:
+                if name not in out:
+                    out[name] = default
+            if len(out) < count:
+                return slow(args, kwargs)  # a required argument is missing: let inspect say which
+        return out
+
+    return bind

@@ -1,0 +1,108 @@
+"""Helpers every ``d2`` command shares: consoles, exit codes, the ``--format`` option, usage errors.
+
+Commands written by different people must behave alike: colour only on a terminal (and never with
+``NO_COLOR``), exit 0 on success, 1 on findings or failures, 2 on usage errors, and machine output
+(``--format json``) written plainly to stdout, never wrapped or coloured by Rich.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from typing import Any, NoReturn
+
+import click
+import typer
+from rich.console import Console
+
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "FORMAT_HELP",
+    "OutputFormat",
+    "emit",
+    "emit_json",
+    "fail",
+    "make_console",
+    "usage_error",
+    "use_color",
+]
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+_PIPE_WIDTH = 200
+
+FORMAT_HELP = "Output format: text for people, json (and github/sarif where offered) for machines."
+
+
+class OutputFormat(str, Enum):
+    """Report formats a command may offer; each command documents the subset it accepts."""
+
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    SARIF = "sarif"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def use_color(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    target = stream if stream is not None else sys.stdout
+    isatty = getattr(target, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except ValueError:  # a closed stream
+        return False
+
+
+def make_console(stderr: bool = False) -> Console:
+    """Return a Rich console for people: coloured on a TTY only, plain (and unwrapped) elsewhere."""
+    stream = sys.stderr if stderr else sys.stdout
+    color = use_color(stream)
+    return Console(
+        file=stream,
+        stderr=stderr,
+        no_color=not color,
+        color_system="auto" if color else None,
+        force_terminal=color or None,
+        highlight=False,
+        emoji=False,
+        soft_wrap=not color,
+        # Off a terminal nothing should wrap mid-line: logs and pipes get whole lines.
+        width=None if color else _PIPE_WIDTH,
+    )
+
+
+def emit(text: str) -> None:
+    """Write machine output to stdout exactly as given (one trailing newline)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def emit_json(value: Any) -> None:
+    """Write ``value`` as indented, key-sorted JSON to stdout."""
+    emit(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def usage_error(message: str, *, param_hint: str | None = None) -> NoReturn:
+    """Stop with exit code 2 and a usage message, as Click does for a bad flag."""
+    if param_hint is not None:
+        raise click.BadParameter(message, param_hint=param_hint)
+    raise click.UsageError(message)
+
+
+def fail(message: str, *, code: int = EXIT_FINDINGS) -> NoReturn:
+    """Print an error to stderr and exit with ``code``."""
+    from rich.text import Text
+
+    make_console(stderr=True).print(Text.assemble(("error: ", "bold red"), message))
+    raise typer.Exit(code)

@@ -1,0 +1,92 @@
+"""Lint policy files: the runtime's own parser and compiler, then the lint-only checks.
+
+There is deliberately no second parser here: what ``d2 lint`` reports as an error is exactly what
+would stop :func:`d2.load_policy_file` (plus expiry, which the loader refuses too).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from d2._compile import compile_policy
+from d2._diagnostics import Diagnostic
+from d2._policy import CompiledPolicy
+from d2._source import SourceDoc, parse_policy_file
+from d2.exceptions import ConfigurationError, PolicyTooLargeError
+
+from ._checks import lint_checks
+from ._code import CodeIndex, check_against_code
+from .codes import CODES
+
+__all__ = ["FileLint", "LintRun", "lint_file", "lint_paths"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileLint:
+    """The diagnostics of one policy file, and its compiled policy when it has no errors."""
+
+    file: str
+    diagnostics: tuple[Diagnostic, ...]
+    policy: CompiledPolicy | None = None
+    doc: SourceDoc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LintRun:
+    """Every file linted, plus findings about the scanned code (``--code``)."""
+
+    files: tuple[FileLint, ...]
+    code_findings: tuple[Diagnostic, ...] = ()
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        found = [d for f in self.files for d in f.diagnostics] + list(self.code_findings)
+        return tuple(sorted(found, key=lambda d: (d.file, d.line, d.col, d.code)))
+
+
+def lint_file(
+    path: str | os.PathLike[str], *, now: datetime | None = None, code: CodeIndex | None = None
+) -> FileLint:
+    """Parse, compile and check one policy file; every problem becomes a diagnostic, none raises."""
+    name = str(path)
+    try:
+        doc = parse_policy_file(path)
+    except ConfigurationError as exc:
+        return FileLint(name, exc.diagnostics or (_unreadable(name, str(exc)),))
+    except PolicyTooLargeError as exc:
+        return FileLint(name, (_unreadable(name, str(exc)),))
+    result = compile_policy(doc)
+    found = list(result.diagnostics)
+    if result.policy is not None:
+        found += lint_checks(doc, result.policy, now=now)
+        if code is not None:
+            found += check_against_code(doc, result.policy, code)
+    ordered = tuple(sorted(found, key=lambda d: (d.line, d.col, d.code)))
+    return FileLint(name, ordered, result.policy, doc)
+
+
+def lint_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    now: datetime | None = None,
+    code: CodeIndex | None = None,
+    ignore: Iterable[str] = (),
+) -> LintRun:
+    """Lint every file in ``paths``; ``ignore`` drops diagnostics with those codes."""
+    skip = frozenset(ignore)
+    files = []
+    for path in paths:
+        linted = lint_file(path, now=now, code=code)
+        kept = tuple(d for d in linted.diagnostics if d.code not in skip)
+        files.append(FileLint(linted.file, kept, linted.policy, linted.doc))
+    findings = tuple(d for d in (code.findings if code is not None else ()) if d.code not in skip)
+    return LintRun(tuple(files), findings)
+
+
+def _unreadable(file: str, message: str) -> Diagnostic:
+    first = message.splitlines()[0] if message else "cannot read the file"
+    info = CODES["D2E700"]
+    return Diagnostic("D2E700", first, info.severity, file, 1, 1, (), "check the path and the file's size")

@@ -1,0 +1,291 @@
+"""The catalogue of diagnostic codes: one place that says what each code means and how to fix it.
+
+``docs/lint-codes.md`` is generated from this table (``python -m d2tools.lint.codes``), SARIF output
+takes its rule descriptions from it, and a test fails when the code base emits a code that is not
+listed here. Codes are stable: a code keeps its meaning forever; retired codes are never reused.
+
+Ranges: ``D2E0xx``/``D2W0xx`` document structure, ``D2E1xx``/``D2W1xx`` conditions and output rules,
+``D2E7xx``/``D2W7xx`` checks only ``d2 lint`` makes (expiry, dead grants, checks against the code),
+``D2E8xx`` restrictions, ``D2E9xx`` features this build cannot enforce, ``D2Sxxx`` source-scan findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from d2._diagnostics import Severity
+
+__all__ = ["CODES", "CodeInfo", "lookup", "render_markdown"]
+
+E, W = Severity.ERROR, Severity.WARNING
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """One diagnostic code: default severity, a short title, and what to do about it."""
+
+    code: str
+    severity: Severity
+    title: str
+    fix: str
+    origin: str  # "policy" (runtime loader), "lint" (d2 lint only), "scan" (source scanner)
+
+
+def _c(code: str, severity: Severity, title: str, fix: str, origin: str = "policy") -> CodeInfo:
+    return CodeInfo(code, severity, title, fix, origin)
+
+
+CODES: dict[str, CodeInfo] = {
+    info.code: info
+    for info in (
+        _c(
+            "D2E001",
+            E,
+            "The file is not valid YAML/JSON or not UTF-8.",
+            "Fix the syntax at the position shown.",
+        ),
+        _c("D2E002", E, "Unknown key.", "Use the suggested key; free annotations must start with `x-`."),
+        _c("D2E003", E, "A value has the wrong type.", "Write the type the message names."),
+        _c("D2E004", E, "A required key or the role list is missing.", "Add the key named in the message."),
+        _c(
+            "D2E005",
+            E,
+            "A value is not allowed here (bad enum value, empty, out of range).",
+            "Use one of the listed values.",
+        ),
+        _c(
+            "D2E006",
+            E,
+            "`metadata.expires` is not an ISO 8601 date-time.",
+            "Write e.g. `2026-12-31T00:00:00Z`.",
+        ),
+        _c(
+            "D2E007",
+            E,
+            "The policy has both `policies` and `roles`.",
+            "Keep one list (`policies` is canonical).",
+        ),
+        _c("D2E008", E, "A role entry has both `role` and `roles`.", "Keep one of them."),
+        _c(
+            "D2E010",
+            E,
+            "A `@group` is used but not declared.",
+            "Declare it under `metadata.tool_groups` or fix the name.",
+        ),
+        _c(
+            "D2E011",
+            E,
+            "A tool group lists a `@group` or `*`.",
+            "List member tool ids directly; groups do not nest.",
+        ),
+        _c(
+            "D2E012",
+            E,
+            "`*` used with conditions or with `allow: false`.",
+            "Grant tools by name or `@group` to attach conditions; remove a role's grants instead of "
+            "denying `*`.",
+        ),
+        _c(
+            "D2E013",
+            E,
+            "An `allow: false` entry carries conditions.",
+            "A deny is unconditional: remove `conditions` or make the entry an allow.",
+        ),
+        _c("D2E101", E, "Unknown operator in a condition or output rule.", "Use the suggested operator."),
+        _c(
+            "D2E102",
+            E,
+            "An operand does not suit its operator, or the constraint can never pass.",
+            "Fix the operand's type or range as the hint says.",
+        ),
+        _c(
+            "D2E103",
+            E,
+            "A regular expression is invalid or matches the empty string in a search.",
+            "Fix the pattern; make searched patterns require at least one character.",
+        ),
+        _c(
+            "D2E104",
+            E,
+            "A regular expression uses a feature RE2 does not support (backreferences, lookaround).",
+            "Rewrite it without the feature; policy regexes always run in linear time.",
+        ),
+        _c(
+            "D2E105",
+            E,
+            "A parameter name or output field path cannot be used.",
+            "Name a top-level parameter; write paths like `a.b.c`, `items.*.id` or `**.secret`.",
+        ),
+        _c(
+            "D2E106",
+            E,
+            "An output rule's options contradict each other.",
+            "Follow the hint (e.g. `truncate` needs `maxLength`).",
+        ),
+        _c(
+            "D2W002",
+            W,
+            "A tool group is never used.",
+            "Use it in a grant, sequence or data-flow rule, or delete it.",
+        ),
+        _c("D2W004", W, "A role is granted the same tool twice.", "Delete the repeated grant."),
+        _c("D2W005", W, "A tool group lists the same tool twice.", "Delete the repeated member."),
+        _c("D2W101", W, "A condition or output rule checks nothing.", "Add an operator or delete the rule."),
+        _c(
+            "D2E700",
+            E,
+            "The policy file cannot be read (missing, unreadable, over the size limit).",
+            "Check the path; raise `D2_MAX_POLICY_BYTES` for a very large policy.",
+            "lint",
+        ),
+        _c(
+            "D2E701",
+            E,
+            "The policy has expired: loaded, it would refuse every call.",
+            "Move `metadata.expires` forward (or remove it).",
+            "lint",
+        ),
+        _c(
+            "D2E702",
+            E,
+            "An input condition names a parameter the guarded function does not have (`--code`).",
+            "Rename the condition to one of the function's parameters; at run time this policy would "
+            "not load.",
+            "lint",
+        ),
+        _c("D2W701", W, "The policy expires within 7 days.", "Move `metadata.expires` forward.", "lint"),
+        _c(
+            "D2W702",
+            W,
+            "A grant has no effect because the same role is granted `*`.",
+            "Delete the grant, or remove `*` from the role. (Grants with output rules still apply and are "
+            "not reported.)",
+            "lint",
+        ),
+        _c(
+            "D2W703",
+            W,
+            "A sequence rule can never fire: it names a tool no role may call.",
+            "Grant the tool to some role, or delete the rule (check the tool id for typos).",
+            "lint",
+        ),
+        _c(
+            "D2W704",
+            W,
+            "The policy names a tool that no scanned code guards (`--code`).",
+            "Delete the stale entry, or fix the id; dynamic ids the scanner cannot resolve are listed "
+            "as D2S003.",
+            "lint",
+        ),
+        _c(
+            "D2E801", E, "A `d2.restrict()` fragment uses `*`.", "A restriction only narrows: list the tools."
+        ),
+        _c(
+            "D2E900",
+            E,
+            "The policy uses a section this build of d2 cannot enforce.",
+            "Upgrade d2 or remove the section; d2 refuses rules it would not enforce.",
+        ),
+        _c("D2S001", E, "A Python file has a syntax error.", "Fix the file; it would not import.", "scan"),
+        _c("D2S002", E, "A file or path cannot be read.", "Check the path and permissions.", "scan"),
+        _c(
+            "D2S003",
+            W,
+            "A tool id is computed at run time, so the scanner cannot know it.",
+            "Use a string literal or a module-level constant, or list the id in the policy by hand.",
+            "scan",
+        ),
+        _c(
+            "D2S004",
+            W,
+            "A tool id is imported from a module the scanner cannot resolve.",
+            "Scan the defining module too, or use a literal.",
+            "scan",
+        ),
+        _c(
+            "D2S005",
+            W,
+            "The guard is applied to something that is not a function the scanner can see.",
+            "Apply the guard to a function definition.",
+            "scan",
+        ),
+        _c(
+            "D2S006",
+            W,
+            "An auto id in a script run as `__main__` depends on how it is started.",
+            "Give the guard an explicit id.",
+            "scan",
+        ),
+        _c("D2S007", E, "A tool id is not valid.", "Use a non-empty id without surrounding spaces.", "scan"),
+        _c("D2S008", W, "A file is too large to scan.", "Split the file or exclude it.", "scan"),
+        _c(
+            "D2S009",
+            W,
+            "The guard sits above a descriptor (`staticmethod`, `property`, ...).",
+            "Put `@d2_guard` directly above the `def`.",
+            "scan",
+        ),
+        _c(
+            "D2S010",
+            E,
+            "The scanner failed on a file (a bug in d2).",
+            "Report it with the file attached.",
+            "scan",
+        ),
+    )
+}
+
+
+def lookup(code: str) -> CodeInfo | None:
+    """Return the catalogue entry of ``code`` (None for a code this build does not know)."""
+    return CODES.get(code)
+
+
+_ORIGINS = (
+    (
+        "policy",
+        "Policy diagnostics (the runtime loader and `d2 lint`)",
+        "A policy with any of these errors does not load; warnings are logged at load.",
+    ),
+    (
+        "lint",
+        "Lint-only checks (`d2 lint`)",
+        "The runtime does not make these checks; `d2 lint` (and the pre-commit hook) does.",
+    ),
+    (
+        "scan",
+        "Source-scan findings (`d2 init`, `d2 lint --code`)",
+        "The scanner reports what it cannot see through in your Python code.",
+    ),
+)
+
+
+def render_markdown() -> str:
+    """Render the catalogue as the ``docs/lint-codes.md`` page."""
+    lines = [
+        "# Diagnostic codes",
+        "",
+        "<!-- Generated by `python -m d2tools.lint.codes > docs/lint-codes.md`; do not edit by hand. -->",
+        "",
+        "Every finding is printed as `file:line:col: CODE message (hint)`. Codes are stable. Errors (`E`)",
+        "stop a policy from loading and make `d2 lint` exit 1; warnings (`W`) do not, unless",
+        "`d2 lint --strict`. Silence a code with `d2 lint --ignore CODE`.",
+    ]
+    for origin, heading, intro in _ORIGINS:
+        lines += [
+            "",
+            f"## {heading}",
+            "",
+            intro,
+            "",
+            "| Code | Severity | Meaning | How to fix |",
+            "|---|---|---|---|",
+        ]
+        for info in sorted(CODES.values(), key=lambda c: c.code):
+            if info.origin == origin:
+                lines.append(f"| `{info.code}` | {info.severity.value} | {info.title} | {info.fix} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
