@@ -27,17 +27,7 @@ _P = inspect.Parameter
 def compile_binder(sig: inspect.Signature) -> Binder:
     """Return ``bind(args, kwargs) -> {name: value}`` with defaults applied; raises TypeError like Python."""
     params = list(sig.parameters.values())
-    var_kw = next((p.name for p in params if p.kind is _P.VAR_KEYWORD), None)
-
-    def slow(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        out = dict(bound.arguments)
-        if var_kw is not None:
-            for name, value in out[var_kw].items():
-                out.setdefault(name, value)
-        return out
-
+    slow = _inspect_binder(sig)
     if any(p.kind in (_P.POSITIONAL_ONLY, _P.VAR_POSITIONAL, _P.VAR_KEYWORD) for p in params):
         return slow
     positional = tuple(p.name for p in params if p.kind is _P.POSITIONAL_OR_KEYWORD)
@@ -46,10 +36,14 @@ def compile_binder(sig: inspect.Signature) -> Binder:
     count = len(params)
     most = len(positional)
 
+    exact = _exact(positional) if most == count else None
+
     def bind(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if exact is not None and not kwargs and len(args) == count:
+            return exact(args)
         if len(args) > most:
             return slow(args, kwargs)
-        out = dict(zip(positional, args, strict=False))
+        out = dict(zip(positional, args))  # noqa: B905 (len(args) <= len(positional) checked)
         if kwargs:
             for name in kwargs:
                 if name in out or name not in keywords:
@@ -64,3 +58,36 @@ def compile_binder(sig: inspect.Signature) -> Binder:
         return out
 
     return bind
+
+
+def _inspect_binder(sig: inspect.Signature) -> Binder:
+    """Bind with inspect (every corner case, Python's own errors); flatten ``**kwargs`` into the result."""
+    var_kw = next((p.name for p in sig.parameters.values() if p.kind is _P.VAR_KEYWORD), None)
+
+    def slow(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        out = dict(bound.arguments)
+        if var_kw is not None:
+            for name, value in out[var_kw].items():
+                out.setdefault(name, value)
+        return out
+
+    return slow
+
+
+def _exact(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+    """A dict display for the usual arities: ~0.1 µs where dict(zip(...)) takes ~0.3."""
+    if len(names) == 1:
+        (a,) = names
+        return lambda v: {a: v[0]}
+    if len(names) == 2:
+        a, b = names
+        return lambda v: {a: v[0], b: v[1]}
+    if len(names) == 3:
+        a, b, c = names
+        return lambda v: {a: v[0], b: v[1], c: v[2]}
+    if len(names) == 4:
+        a, b, c, d = names
+        return lambda v: {a: v[0], b: v[1], c: v[2], d: v[3]}
+    return lambda v: dict(zip(names, v))  # noqa: B905 (callers pass exactly len(names) values)

@@ -121,7 +121,9 @@ def sign_bundle(
     if policy_text is None:
         claims["revoked"] = True
     else:
-        claims.update(policy=policy_text, policy_sha256=policy_digest(policy_text), policy_format=policy_format)
+        claims.update(
+            policy=policy_text, policy_sha256=policy_digest(policy_text), policy_format=policy_format
+        )
     headers = {"kid": kid, "typ": BUNDLE_TYP}
     return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers=headers)
 

@@ -60,7 +60,11 @@ def _read(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         logger().warning("d2: ignoring unreadable bundle state %s: %s", path, exc)
         return {}
-    if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("sources"), dict):
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != _FORMAT
+        or not isinstance(data.get("sources"), dict)
+    ):
         return {}
     return data
 

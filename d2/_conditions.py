@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._constraint import compile_constraint, report
 from ._diagnostics import Location
-from ._operators import Check
+from ._operators import Constraint
 from ._policy import Violation
 from .exceptions import Reason
 
@@ -31,9 +31,7 @@ _MISSING: Any = object()
 @dataclass(frozen=True, slots=True)
 class _Param:
     name: str
-    checks: tuple[Check, ...]
-    required: bool
-    required_location: Location | None
+    constraint: Constraint
 
 
 class InputConditions:
@@ -44,39 +42,43 @@ class InputConditions:
     def __init__(self, params: tuple[_Param, ...], location: Location) -> None:
         self.params: frozenset[str] = frozenset(p.name for p in params)
         self.location = location
-        self._fields = tuple((p.name, p.checks, p.required, p) for p in params)
+        self._fields = tuple((p.name, p.constraint.passes, p) for p in params)
 
     def __repr__(self) -> str:
         return f"<InputConditions {sorted(self.params)} at {self.location}>"
 
     def check(self, args: Mapping[str, Any], state: RequestState) -> Violation | None:
         """Return the first failed condition (parameter, operator, rule location), or None."""
-        for name, checks, required, param in self._fields:
+        for name, passes, param in self._fields:
             value = args.get(name, _MISSING)
             if value is _MISSING:
-                if required:
-                    return _missing(param, self.location)
-                continue
-            for check in checks:
-                if not check.test(value, state):
-                    return Violation(
-                        Reason.INPUT_VALIDATION,
-                        name,
-                        check.op,
-                        check.location,
-                        f"parameter '{name}' failed '{check.op}': {check.expect}",
-                        value,
-                    )
+                if param.constraint.required:
+                    return self._missing(param)
+            elif not passes(value, state):
+                return _failure(param, value, state)
         return None
 
+    def _missing(self, param: _Param) -> Violation:
+        return Violation(
+            Reason.INPUT_VALIDATION,
+            param.name,
+            "required",
+            param.constraint.required_location or self.location,
+            f"parameter '{param.name}' is required but was not passed",
+        )
 
-def _missing(param: _Param, fallback: Location) -> Violation:
+
+def _failure(param: _Param, value: Any, state: Any) -> Violation:
+    """Name the operator a value failed (the fused predicate only says that one did)."""
+    check = param.constraint.first_failure(value, state)
+    assert check is not None
     return Violation(
         Reason.INPUT_VALIDATION,
         param.name,
-        "required",
-        param.required_location or fallback,
-        f"parameter '{param.name}' is required but was not passed",
+        check.op,
+        check.location,
+        f"parameter '{param.name}' failed '{check.op}': {check.expect}",
+        value,
     )
 
 
@@ -109,7 +111,7 @@ def compile_input_conditions(node: Any, path: JsonPath, ctx: CompileContext) -> 
             continue
         if not constraint.checks and not constraint.required:
             ctx.warning("D2W101", f"the condition on '{name}' checks nothing", rule_path, key=True)
-        params.append(_Param(name, constraint.checks, constraint.required, constraint.required_location))
+        params.append(_Param(name, constraint))
     if not ok or not params:
         return None
     return InputConditions(tuple(params), ctx.loc(path, key=True))

@@ -59,6 +59,8 @@ def compile_constraint(
         prepared[op] = raw
         checks.append(Check(op, test, ctx.loc((*path, op), key=True), expect, operand))
     ok = _check_consistency(node, prepared, path, ctx) and ok
+    if isinstance(prepared.get("matches"), str):
+        _warn_half_anchored(prepared["matches"], (*path, "matches"), ctx)
     required = node.get("required", False)
     if not isinstance(required, bool):
         report(ctx, "D2E003", "'required' must be true or false", (*path, "required"))
@@ -131,3 +133,16 @@ def _check_range(
         f"make '{lo_key}' smaller than '{hi_key}'",
     )
     return False
+
+
+def _warn_half_anchored(pattern: str, path: JsonPath, ctx: CompileContext) -> None:
+    """Flag a pattern written for a search: anchored at one end only, e.g. ``@example\\.com$``."""
+    starts = pattern.startswith(("^", "\\A", ".*"))
+    ends = pattern.endswith(".*") or (pattern.endswith("$") and not pattern.endswith("\\$"))
+    if starts != ends:
+        ctx.warning(
+            "D2W102",
+            f"'matches' must match the whole value, but {pattern!r} is anchored at one end only",
+            path,
+            hint="for a search write '.*' on the open side, or use startsWith, endsWith or not_matches",
+        )

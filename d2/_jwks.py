@@ -51,7 +51,9 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 def key_id(key: Ed25519PublicKey) -> str:
     """Return the RFC 7638 JWK thumbprint of ``key`` (base64url SHA-256), used as its ``kid``."""
-    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": _b64(_raw_public(key))}, separators=(",", ":"))
+    canonical = json.dumps(
+        {"crv": "Ed25519", "kty": "OKP", "x": _b64(_raw_public(key))}, separators=(",", ":")
+    )
     return _b64(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
@@ -130,7 +132,7 @@ def load_private_key(pem: bytes, password: bytes | None = None) -> Ed25519Privat
 
 
 class JwksCache:
-    """Verification keys fetched from a JWKS URL; refetched on an unknown kid, at most every ``min_refresh``."""
+    """Keys from a JWKS URL; refetched on an unknown kid, at most once per ``min_refresh`` seconds."""
 
     def __init__(
         self, fetch: JwksFetcher, *, min_refresh: float = 30.0, initial: Mapping[str, Any] | None = None

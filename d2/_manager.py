@@ -149,10 +149,14 @@ class PolicyManager:
         self._watcher.start()
 
     def shutdown(self) -> None:
-        """Stop watching and drop the policy: later calls are refused with MissingPolicyError."""
+        """Stop watching or polling and drop the policy: later calls are refused with MissingPolicyError."""
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self.mode == "cloud":
+            from ._cloud import stop_bundle_source
+
+            stop_bundle_source(self)
         with self._lock:
             self.policy = None
         self.mode = "unconfigured"
@@ -229,17 +233,29 @@ def configure_rbac_sync(
     *,
     instance_name: str = "default",
     hot_reload: bool = False,
+    bundle_url: str | None = None,
+    jwks_url: str | None = None,
+    startup_timeout: float | None = None,
 ) -> PolicyManager:
-    """Load the policy at start-up; raise ConfigurationError/MissingPolicyError/BundleExpiredError at once."""
-    if os.environ.get("D2_TOKEN") and policy_file is None:
-        raise ConfigurationError(
-            "D2_TOKEN is set (cloud mode) but this build of d2 has no bundle source; "
-            "unset D2_TOKEN to use a local policy file"
-        )
+    """Load the policy at start-up; raise ConfigurationError/MissingPolicyError/BundleExpiredError at once.
+
+    Cloud mode (``D2_TOKEN`` or ``D2_BUNDLE_URL`` set, or ``bundle_url=`` given, and no ``policy_file``)
+    polls signed bundles instead, waiting at most ``startup_timeout`` seconds for the first one; until
+    a valid bundle is in hand every guarded call is refused.
+    """
     manager = get_policy_manager(instance_name)
-    manager.load_local(policy_file)
-    if hot_reload:
-        manager.watch()
+    if policy_file is None and (bundle_url or os.environ.get("D2_TOKEN") or os.environ.get("D2_BUNDLE_URL")):
+        from ._cloud import start_bundle_source
+
+        start_bundle_source(
+            manager, bundle_url=bundle_url, jwks_url=jwks_url, startup_timeout=startup_timeout
+        )
+    else:
+        if manager.mode == "cloud":
+            manager.shutdown()
+        manager.load_local(policy_file)
+        if hot_reload:
+            manager.watch()
     from ._telemetry import configure_telemetry
 
     configure_telemetry()
@@ -251,12 +267,21 @@ async def configure_rbac_async(
     *,
     instance_name: str = "default",
     hot_reload: bool = False,
+    bundle_url: str | None = None,
+    jwks_url: str | None = None,
+    startup_timeout: float | None = None,
 ) -> PolicyManager:
-    """Async twin of :func:`configure_rbac_sync`; file I/O runs off the event loop."""
+    """Async twin of :func:`configure_rbac_sync`; file and network I/O run off the event loop."""
     import asyncio
 
     return await asyncio.to_thread(
-        configure_rbac_sync, policy_file, instance_name=instance_name, hot_reload=hot_reload
+        configure_rbac_sync,
+        policy_file,
+        instance_name=instance_name,
+        hot_reload=hot_reload,
+        bundle_url=bundle_url,
+        jwks_url=jwks_url,
+        startup_timeout=startup_timeout,
     )
 
 

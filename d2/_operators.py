@@ -106,8 +106,9 @@ _TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
 
 def type_names(raw: Any) -> tuple[str, ...]:
     """Canonical type names of a ``type`` operand (aliases folded, order kept)."""
-    names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) and raw else None
-    if names is None or not all(isinstance(n, str) for n in names):
+    items = [raw] if isinstance(raw, str) or raw is None else raw if isinstance(raw, list) else []
+    names = ["null" if n is None else n for n in items]  # YAML's bare null names the null type
+    if not names or not all(isinstance(n, str) for n in names):
         raise OperandError("'type' takes a type name or a non-empty list of them")
     out: list[str] = []
     for name in names:
@@ -166,7 +167,7 @@ def _prepare_members(raw: Any) -> tuple[frozenset[Any], frozenset[Any]]:
 
 def _prepare_in(raw: Any) -> tuple[frozenset[Any], frozenset[Any]]:
     if raw == []:
-        raise OperandError("'in: []' allows no value at all", "list the allowed values")
+        raise OperandError("an empty list allows no value at all", "list the allowed values")
     return _prepare_members(raw)
 
 
@@ -263,16 +264,17 @@ def _prepare_string(raw: Any) -> str:
 
 
 def prepare_pattern(raw: Any, *, searched: bool) -> Any:
-    """Compile a policy regex; a searched pattern must not match the empty string (it would be everywhere)."""
+    """Compile a policy regex; a searched pattern must not be found in every value (e.g. ``\\d*``)."""
     text = _prepare_string(raw)
     try:
         rx = compile_regex(text)
     except RegexError as exc:
         code = "D2E104" if "RE2 does not support" in exc.message else "D2E103"
         raise OperandError(exc.message, exc.hint, code) from None
-    if searched and rx.search(""):
+    # Probes: a pattern found in all of these matches the empty string anywhere, i.e. in every value.
+    if searched and all(rx.search(probe) for probe in ("", "\x00", "a")):
         raise OperandError(
-            f"regex {text!r} matches the empty string, so it is found in every value",
+            f"regex {text!r} can match the empty string anywhere, so it is found in every value",
             "make it require at least one character, e.g. '+' instead of '*'",
             "D2E103",
         )

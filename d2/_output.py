@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from ._constraint import compile_constraint, report
 from ._diagnostics import Location
-from ._operators import OperandError, prepare_pattern, show
+from ._operators import OPERATORS, OperandError, prepare_pattern, show
 from ._output_actions import ACTION_ORDER, action_rule, validation_rule
 from ._paths import PathError, PathNode, Presence, Stop, parse_path, visit
 from ._policy import Violation
-from ._regex import Regex, compile_regex
+from ._regex import Regex, RegexError, compile_regex
 from ._values import byte_size, texts
 from .exceptions import Reason
 
@@ -79,7 +79,7 @@ class OutputRulesImpl:
                 value = visit(value, self._sanitize, state)
             if self._absent is not None:
                 visit(value, self._absent, state)
-            if self._any_pattern is not None:
+            if self._patterns:
                 self._scan(value)
             if self._max_bytes is not None:
                 self._check_size(value, *self._max_bytes)
@@ -100,10 +100,9 @@ class OutputRulesImpl:
         )
 
     def _scan(self, value: Any) -> None:
-        assert self._any_pattern is not None
-        hit = self._any_pattern.search
+        hit = self._any_pattern.search if self._any_pattern is not None else None
         for path, text in texts(value):
-            if not hit(text):
+            if hit is not None and not hit(text):
                 continue
             for rx, where, index in self._patterns:
                 if rx.search(text):
@@ -131,12 +130,19 @@ class OutputRulesImpl:
 
 
 def _combine(patterns: tuple[tuple[Regex, Location, int], ...]) -> Regex | None:
-    """One RE2 program for all patterns, so a clean text is scanned once, not once per pattern."""
+    """One RE2 program for all patterns, so a clean text is scanned once, not once per pattern.
+
+    Inline flags stay scoped to their group in RE2, so ``(?i)`` in one pattern does not leak into the
+    others. Should the union be too large to compile, each text is scanned pattern by pattern instead.
+    """
     if not patterns:
         return None
     if len(patterns) == 1:
         return patterns[0][0]
-    return compile_regex("|".join(f"(?:{rx.pattern})" for rx, _where, _i in patterns))
+    try:
+        return compile_regex("|".join(f"(?:{rx.pattern})" for rx, _where, _i in patterns))
+    except RegexError:
+        return None
 
 
 def compile_output_rules(node: Any, path: JsonPath, ctx: CompileContext) -> OutputRulesImpl | None:
@@ -218,14 +224,13 @@ class _FieldRules:
     def _add_action(self, action: str, parts: tuple[str, ...], rule: dict[str, Any], path: JsonPath) -> bool:
         ctx = self.ctx
         ok = True
-        if action == "truncate" and "maxLength" not in rule:
-            report(ctx, "D2E106", "'action: truncate' needs 'maxLength' (how much to keep)", path, key=True)
-            ok = False
+        if action == "truncate":
+            ok = self._truncate_size(rule, path)
         if rule.get("required") is True and action != "deny":
             report(
                 ctx,
                 "D2E106",
-                f"'required' has no meaning with 'action: {action}' (there is nothing to {action})",
+                f"'required' has no meaning with 'action: {action}': a missing field has nothing to {action}",
                 (*path, "required"),
                 "move 'required' to a validation rule (no action) or use 'action: deny'",
             )
@@ -245,6 +250,18 @@ class _FieldRules:
                 "is missing, and its 'action: deny' rule requires it",
             )
         self.actions.append((ACTION_ORDER[action], parts, fn, presence))
+        return True
+
+    def _truncate_size(self, rule: dict[str, Any], path: JsonPath) -> bool:
+        if "maxLength" not in rule:
+            message = "'action: truncate' needs 'maxLength' (how much to keep)"
+            report(self.ctx, "D2E106", message, path, key=True)
+            return False
+        try:
+            OPERATORS["maxLength"].prepare(rule["maxLength"])
+        except OperandError as exc:
+            report(self.ctx, exc.code, f"'maxLength': {exc.message}", (*path, "maxLength"), exc.hint)
+            return False
         return True
 
     def _selector(self, rule: dict[str, Any], path: JsonPath) -> tuple[Regex | None, bool]:

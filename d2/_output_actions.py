@@ -29,8 +29,11 @@ ACTION_ORDER = {"deny": 0, "filter": 1, "redact": 2, "truncate": 3}
 def validation_rule(constraint: Constraint) -> Rule:
     """Refuse a value that fails any operator; pass it through unchanged otherwise."""
     first = constraint.first_failure
+    passes = constraint.passes
 
     def rule(value: Any, state: Any) -> Any:
+        if passes(value, state):
+            return value
         check = first(value, state)
         if check is not None:
             raise Stop(
@@ -82,9 +85,10 @@ def action_rule(
     if not conditions.checks and selector is None:
         return lambda value, state: effect(value, None)
     first = conditions.first_failure if conditions.checks else None
+    passes = conditions.passes
 
     def rule(value: Any, state: Any) -> Any:
-        failed = first(value, state) if first is not None else None
+        failed = first(value, state) if first is not None and not passes(value, state) else None
         if failed is None and (selector is None or not found(selector, value)):
             return value
         return effect(value, failed)

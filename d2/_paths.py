@@ -103,7 +103,7 @@ def render_path(parts: tuple[str | int, ...]) -> str:
 class PathNode:
     """One trie node: rules for the value here, and what to look up inside it."""
 
-    __slots__ = ("deep", "keys", "presence", "rules", "star")
+    __slots__ = ("deep", "inner", "keys", "presence", "rules", "star")
 
     def __init__(self) -> None:
         self.keys: dict[str, PathNode] = {}
@@ -111,11 +111,14 @@ class PathNode:
         self.deep: PathNode | None = None
         self.rules: tuple[Rule, ...] = ()
         self.presence: Presence | None = None
+        # Something to look up inside the value here (keys, star or deep): kept as a flag for speed.
+        self.inner = False
 
     def insert(self, parts: tuple[str, ...], rule: Rule, presence: Presence | None = None) -> None:
         """Add ``rule`` at ``parts``; with ``presence``, every key on the way must exist."""
         node = self
         for part in parts:
+            node.inner = True
             if part == "**":
                 node.deep = node.deep or PathNode()
                 node = node.deep
@@ -128,13 +131,14 @@ class PathNode:
                     node.presence = presence
         node.rules = (*node.rules, rule)
 
-    @property
-    def inner(self) -> bool:
-        return bool(self.keys) or self.star is not None or self.deep is not None
-
 
 def visit(value: Any, node: PathNode, state: Any, star: bool = True) -> Any:
     """Apply the trie below ``node`` inside ``value``; return it, or a changed copy."""
+    cls = value.__class__
+    if cls is dict:
+        return _visit_map(value, node, state, star)
+    if cls is list:
+        return _visit_seq(value, node, state, star)
     if isinstance(value, Mapping):
         return _visit_map(value, node, state, star)
     if isinstance(value, (list, tuple)):
@@ -171,7 +175,7 @@ def _child(value: Any, node: PathNode, state: Any, part: str | int) -> Any:
             value = rule(value, state)
             if value is REMOVE:
                 return REMOVE
-        if node.keys or node.star is not None or node.deep is not None:
+        if node.inner:
             value = visit(value, node, state)
         return value
     except Stop as stop:
@@ -187,7 +191,18 @@ def _visit_map(d: Mapping[str, Any], node: PathNode, state: Any, star: bool) -> 
             if child.presence is not None:
                 raise _missing(child.presence, key)
             continue
-        new = _child(old, child, state, key)
+        new = old
+        try:  # _child, inlined: this loop runs for every field of every row
+            for rule in child.rules:
+                new = rule(new, state)
+                if new is REMOVE:
+                    break
+            else:
+                if child.inner:
+                    new = visit(new, child, state)
+        except Stop as stop:
+            stop.parts.append(key)
+            raise
         if new is not old:
             if out is None:
                 out = _copy(d)
@@ -231,7 +246,11 @@ def _visit_seq(seq: list[Any] | tuple[Any, ...], node: PathNode, state: Any, sta
             new = _child(item, element, state, i)
         if maps and new is not REMOVE:
             try:
-                new = visit(new, node, state, star=False)
+                new = (
+                    _visit_map(new, node, state, False)
+                    if new.__class__ is dict
+                    else visit(new, node, state, False)
+                )
             except Stop as stop:
                 stop.parts.append(i)
                 raise

@@ -11,9 +11,9 @@ import json
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 
@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "FORMAT_HELP",
+    "display_path",
     "OutputFormat",
     "emit",
     "emit_json",
@@ -36,6 +37,8 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
 _PIPE_WIDTH = 200
+# Typer vendors Click from 0.16 on; take UsageError from whichever Click typer itself raises.
+_USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
 
 FORMAT_HELP = "Output format: text for people, json (and github/sarif where offered) for machines."
 
@@ -82,6 +85,14 @@ def make_console(stderr: bool = False) -> Console:
     )
 
 
+def display_path(path: Path) -> Path:
+    """Show a discovered path relative to the working directory when it is below it (clickable, short)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
 def emit(text: str) -> None:
     """Write machine output to stdout exactly as given (one trailing newline)."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -96,8 +107,8 @@ def emit_json(value: Any) -> None:
 def usage_error(message: str, *, param_hint: str | None = None) -> NoReturn:
     """Stop with exit code 2 and a usage message, as Click does for a bad flag."""
     if param_hint is not None:
-        raise click.BadParameter(message, param_hint=param_hint)
-    raise click.UsageError(message)
+        raise typer.BadParameter(message, param_hint=param_hint)
+    raise _USAGE_ERROR(message)
 
 
 def fail(message: str, *, code: int = EXIT_FINDINGS) -> NoReturn:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
-import click
 import typer
 
 from ._common import EXIT_OK, EXIT_USAGE
@@ -35,6 +34,7 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode="markdown",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     for name in COMMAND_MODULES:
@@ -61,7 +61,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         app(args=list(argv) if argv is not None else None, prog_name="d2", standalone_mode=True)
     except SystemExit as exc:
         return _code(exc.code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         return EXIT_USAGE
     return EXIT_OK
 

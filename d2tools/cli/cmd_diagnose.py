@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
 
 def diagnose(
     policy: Annotated[
-        Path | None, typer.Option("--policy", "-p", help="Check this file instead of discovering one.")
+        Path | None,
+        typer.Option("--policy", "-p", metavar="FILE", help="Check this file instead of discovering one."),
     ] = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="text or json.")

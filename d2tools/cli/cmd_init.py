@@ -1,7 +1,259 @@
+"""``d2 init``: scan the code for guarded functions and write a starter policy, or check for drift."""
+
 from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ._common import EXIT_FINDINGS, EXIT_OK, emit, make_console, usage_error
+
+if TYPE_CHECKING:
+    from d2tools.report import Report
+    from d2tools.scanner import ScanResult
+
+__all__ = ["InitFormat", "init", "register"]
+
+_HELP = """Scan the code for @d2_guard functions and write a starter policy (admin '*', developer each tool).
+
+With --check, write nothing: exit 1 when the code guards tools the policy does not name, or the \
+policy names tools no code guards (the d2-init-check pre-commit hook).
+
+Examples:
+
+    d2 init --path src                       # writes ./policy.yaml
+
+    d2 init --path src --stdout --format json
+
+    d2 init --check --policy policy.yaml --path src
+"""
+
+
+class InitFormat(str, Enum):
+    """Policy formats ``d2 init`` writes, plus the report formats ``--check`` prints."""
+
+    YAML = "yaml"
+    JSON = "json"
+    TEXT = "text"
+    GITHUB = "github"
+    SARIF = "sarif"
+
+    def __str__(self) -> str:
+        return self.value
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    """Add ``d2 init`` to the app."""
+    app.command("init", help=_HELP)(init)
+
+
+def init(
+    path: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--path",
+            metavar="DIR",
+            help="Directory (or file) to scan; repeatable. [default: .]",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the policy.")
+    ] = Path("policy.yaml"),
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print the policy instead of writing a file.")
+    ] = False,
+    output_format: Annotated[
+        InitFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Policy format: yaml or json (default from --output's suffix). "
+            "With --check, the report format: text, json, github or sarif.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy file.")] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", help="metadata.name [default: the directory's name]")
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Compare code and policy; write nothing.")] = False,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            metavar="FILE",
+            help="Policy to --check [default: $D2_POLICY_FILE, else ./policy.{yaml,yml,json}]",
+        ),
+    ] = None,
+) -> None:
+    """Write a starter policy, or check one for drift."""
+    paths = list(path) if path else [Path(".")]
+    for p in paths:
+        if not p.exists():
+            usage_error(f"{p} does not exist", param_hint="--path")
+    if check:
+        if stdout or force:
+            usage_error("--check writes nothing; drop --stdout/--force")
+        _check(paths, policy, output_format or InitFormat.TEXT)
+    _write(paths, output, stdout, _policy_format(output_format, output), force, name)
+
+
+def _policy_format(chosen: InitFormat | None, output: Path) -> InitFormat:
+    if chosen is None:
+        return InitFormat.JSON if output.suffix.lower() == ".json" else InitFormat.YAML
+    if chosen not in (InitFormat.YAML, InitFormat.JSON):
+        usage_error(f"a policy is written as yaml or json, not {chosen}", param_hint="--format")
+    return chosen
+
+
+def _scan(paths: list[Path]) -> ScanResult:
+    from d2tools.scanner import scan
+
+    from ._progress import scan_progress
+
+    with scan_progress() as on_progress:
+        return scan(paths, root=Path.cwd(), on_progress=on_progress)
+
+
+def _write(
+    paths: list[Path], output: Path, stdout: bool, fmt: InitFormat, force: bool, name: str | None
+) -> None:
+    from ._starter import starter_from_scan
+
+    err = make_console(stderr=True)
+    if not stdout and output.exists() and not force:
+        err.print(f"d2 init: {output} already exists; pass --force to overwrite it", markup=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    result = _scan(paths)
+    starter = starter_from_scan(result, name=name or _project_name(paths[0]))
+    text = starter.to_json() if fmt is InitFormat.JSON else starter.to_yaml()
+    _verify(text, str(output))
+    _print_findings(result)
+    if stdout:
+        emit(text)
+    else:
+        _atomic_write(output, text)
+        err.print(
+            f"Wrote {output}: {len(starter.tools)} tool(s) from {result.files_scanned} file(s). "
+            "Review it, then run `d2 lint`.",
+            markup=False,
+        )
+    raise typer.Exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
+
+
+def _verify(text: str, file: str) -> None:
+    """Refuse to write a starter the runtime would not load (a bug in d2 if it happens)."""
+    from d2._compile import compile_policy
+    from d2._source import parse_policy_text
+
+    result = compile_policy(parse_policy_text(text, file))
+    if result.errors:
+        lines = "\n".join(d.render() for d in result.errors)
+        make_console(stderr=True).print(
+            f"d2 init: internal error, the starter does not load:\n{lines}", markup=False
+        )
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _print_findings(result: ScanResult) -> None:
+    from d2tools.report.text import line
+
+    err = make_console(stderr=True)
+    for finding in result.findings:
+        err.print(line(finding.to_diagnostic()))
+
+
+def _project_name(path: Path) -> str:
+    resolved = path.resolve()
+    return (resolved if resolved.is_dir() else resolved.parent).name or "my-app"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    import tempfile
+
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_policy_path(explicit: Path | None) -> Path:
+    from d2._discovery import POLICY_NAMES
+
+    if explicit is not None:
+        if not explicit.is_file():
+            usage_error(f"{explicit} does not exist", param_hint="--policy")
+        return explicit
+    env = os.environ.get("D2_POLICY_FILE")
+    if env:
+        return Path(env).expanduser()
+    found = [Path(n) for n in POLICY_NAMES if Path(n).is_file()]
+    if len(found) != 1:
+        what = "no policy file" if not found else "several policy files"
+        usage_error(f"{what} in the working directory; pass --policy FILE", param_hint="--policy")
+    return found[0]
+
+
+def _check(paths: list[Path], explicit: Path | None, fmt: InitFormat) -> None:
+    from d2 import __version__
+    from d2._source import parse_policy_file
+    from d2.exceptions import D2Error
+    from d2tools.report import Report, render
+
+    from ._drift import drift
+
+    if fmt is InitFormat.YAML:
+        usage_error("--check reports as text, json, github or sarif", param_hint="--format")
+    policy_path = _check_policy_path(explicit)
+    try:
+        doc = parse_policy_file(policy_path)
+    except D2Error as exc:
+        make_console(stderr=True).print(f"d2 init --check: {exc}", markup=False)
+        raise typer.Exit(EXIT_FINDINGS) from None
+    result = _scan(paths)
+    found = drift(doc, result) + [f.to_diagnostic() for f in result.findings]
+    found.sort(key=lambda d: (d.file, d.line, d.col, d.code))
+    report = Report(tuple(found), (str(policy_path),), "d2", __version__)
+    if fmt is InitFormat.TEXT:
+        _print_check(report, policy_path, result)
+    elif report.diagnostics or fmt is not InitFormat.GITHUB:
+        emit(render(fmt.value, report))
+    raise typer.Exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
+def _print_check(report: Report, policy_path: Path, result: ScanResult) -> None:
+    from rich.text import Text
+
+    from d2tools.report.text import line
+
+    from ._drift import MISSING_FROM_POLICY, NOT_IN_CODE
+
+    console = make_console()
+    for diag in report.diagnostics:
+        console.print(line(diag))
+    missing = len({d.message for d in report.diagnostics if d.code == MISSING_FROM_POLICY})
+    stale = sum(1 for d in report.diagnostics if d.code == NOT_IN_CODE)
+    tools = len(result.tool_ids)
+    if not missing and not stale:
+        summary = (
+            f"{policy_path} matches the code: {tools} guarded tool(s) in {result.files_scanned} file(s)."
+        )
+        console.print(Text(summary, style="green"))
+        return
+    console.print(
+        Text(
+            f"{policy_path} is out of date: {missing} tool(s) guarded in code but not named in the policy, "
+            f"{stale} named in the policy but not guarded in code.",
+            style="bold red",
+        )
+    )

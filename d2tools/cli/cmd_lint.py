@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OutputFormat, emit, make_console
+from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OutputFormat, display_path, emit, make_console
 
 if TYPE_CHECKING:
     from d2tools.lint import CodeIndex
@@ -46,6 +46,7 @@ def lint(
         list[Path] | None,
         typer.Option(
             "--code",
+            metavar="DIR",
             help="Also check the policy against the guarded functions under this directory (repeatable).",
             show_default=False,
         ),
@@ -53,7 +54,9 @@ def lint(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
     ignore: Annotated[
         list[str] | None,
-        typer.Option("--ignore", help="Drop findings with this code (repeatable).", show_default=False),
+        typer.Option(
+            "--ignore", metavar="CODE", help="Drop findings with this code (repeatable).", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Lint policy files."""
@@ -79,7 +82,7 @@ def _discovered() -> Path:
     from d2.exceptions import D2Error
 
     try:
-        return discover_policy().path
+        return display_path(discover_policy().path)
     except D2Error as exc:
         make_console(stderr=True).print(f"d2 lint: {exc}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None

@@ -61,9 +61,12 @@ def lint_file(
     result = compile_policy(doc)
     found = list(result.diagnostics)
     if result.policy is not None:
-        found += lint_checks(doc, result.policy, now=now)
+        extra = lint_checks(doc, result.policy, now=now)
         if code is not None:
-            found += check_against_code(doc, result.policy, code)
+            extra += check_against_code(doc, result.policy, code)
+        # One finding per place: where the compiler already spoke, a lint-only echo adds nothing.
+        flagged = {(d.line, d.col) for d in result.diagnostics}
+        found += [d for d in extra if (d.line, d.col) not in flagged]
     ordered = tuple(sorted(found, key=lambda d: (d.line, d.col, d.code)))
     return FileLint(name, ordered, result.policy, doc)
 

@@ -1,8 +1,8 @@
 """The catalogue of diagnostic codes: one place that says what each code means and how to fix it.
 
-``docs/lint-codes.md`` is generated from this table (``python -m d2tools.lint.codes``), SARIF output
-takes its rule descriptions from it, and a test fails when the code base emits a code that is not
-listed here. Codes are stable: a code keeps its meaning forever; retired codes are never reused.
+``docs/lint-codes.md`` is generated from this table (``python -m d2tools.lint > docs/lint-codes.md``),
+SARIF output takes its rule descriptions from it, and a test fails when the code base emits a code
+that is not listed here. Codes are stable: a code keeps its meaning forever; retired codes are never reused.
 
 Ranges: ``D2E0xx``/``D2W0xx`` document structure, ``D2E1xx``/``D2W1xx`` conditions and output rules,
 ``D2E7xx``/``D2W7xx`` checks only ``d2 lint`` makes (expiry, dead grants, checks against the code),
@@ -28,7 +28,7 @@ class CodeInfo:
     severity: Severity
     title: str
     fix: str
-    origin: str  # "policy" (runtime loader), "lint" (d2 lint only), "scan" (source scanner)
+    origin: str  # "policy" (runtime loader), "lint" (d2 lint), "init" (d2 init --check), "scan" (scanner)
 
 
 def _c(code: str, severity: Severity, title: str, fix: str, origin: str = "policy") -> CodeInfo:
@@ -178,6 +178,20 @@ CODES: dict[str, CodeInfo] = {
             "lint",
         ),
         _c(
+            "D2E710",
+            E,
+            "`d2 init --check`: the code guards a tool the policy does not name.",
+            "Grant the tool to a role (or deny it explicitly); `d2 init --stdout` shows a fresh starter.",
+            "init",
+        ),
+        _c(
+            "D2E711",
+            E,
+            "`d2 init --check`: the policy names a tool no scanned code guards.",
+            "Delete the entry or fix the id (renamed function? changed module?).",
+            "init",
+        ),
+        _c(
             "D2E801", E, "A `d2.restrict()` fragment uses `*`.", "A restriction only narrows: list the tools."
         ),
         _c(
@@ -187,42 +201,50 @@ CODES: dict[str, CodeInfo] = {
             "Upgrade d2 or remove the section; d2 refuses rules it would not enforce.",
         ),
         _c("D2S001", E, "A Python file has a syntax error.", "Fix the file; it would not import.", "scan"),
-        _c("D2S002", E, "A file or path cannot be read.", "Check the path and permissions.", "scan"),
+        _c(
+            "D2S002",
+            E,
+            "A file cannot be read (missing, unreadable, not UTF-8).",
+            "Check the path and encoding.",
+            "scan",
+        ),
         _c(
             "D2S003",
             W,
             "A tool id is computed at run time, so the scanner cannot know it.",
-            "Use a string literal or a module-level constant, or list the id in the policy by hand.",
+            "Use a string literal or a module-level name bound once to one, or list the id in the policy "
+            "by hand.",
             "scan",
         ),
         _c(
             "D2S004",
             W,
-            "A tool id is imported from a module the scanner cannot resolve.",
-            "Scan the defining module too, or use a literal.",
+            "A tool id is imported from a module the scanner cannot read, or is not a string constant there "
+            "(an error when it is an empty string).",
+            "Bind it once to a string literal in that module, or write the id as a literal.",
             "scan",
         ),
         _c(
             "D2S005",
             W,
-            "The guard is applied to something that is not a function the scanner can see.",
+            "The guard wraps something the scanner cannot identify as a function.",
             "Apply the guard to a function definition.",
             "scan",
         ),
         _c(
             "D2S006",
             W,
-            "An auto id in a script run as `__main__` depends on how it is started.",
-            "Give the guard an explicit id.",
+            "An auto id assumes the file is imported as a module; run as a script, its id is `__main__.*`.",
+            "Give the tool an explicit id.",
             "scan",
         ),
-        _c("D2S007", E, "A tool id is not valid.", "Use a non-empty id without surrounding spaces.", "scan"),
-        _c("D2S008", W, "A file is too large to scan.", "Split the file or exclude it.", "scan"),
+        _c("D2S007", E, "A tool id is empty: `d2_guard` would raise.", "Write a non-empty id.", "scan"),
+        _c("D2S008", W, "A file is too large to scan.", "Guard tools in smaller modules.", "scan"),
         _c(
             "D2S009",
-            W,
-            "The guard sits above a descriptor (`staticmethod`, `property`, ...).",
-            "Put `@d2_guard` directly above the `def`.",
+            E,
+            "The guard is applied to a `staticmethod`/`classmethod`/`property` object, which it refuses.",
+            "Put `@d2_guard` below the descriptor decorator, directly on the function.",
             "scan",
         ),
         _c(
@@ -230,6 +252,13 @@ CODES: dict[str, CodeInfo] = {
             E,
             "The scanner failed on a file (a bug in d2).",
             "Report it with the file attached.",
+            "scan",
+        ),
+        _c(
+            "D2S011",
+            W,
+            "The guard decorates a class, replacing it with a function (isinstance and subclassing break).",
+            "Guard the class's methods instead.",
             "scan",
         ),
     )
@@ -253,6 +282,11 @@ _ORIGINS = (
         "The runtime does not make these checks; `d2 lint` (and the pre-commit hook) does.",
     ),
     (
+        "init",
+        "Drift between code and policy (`d2 init --check`, the `d2-init-check` hook)",
+        "Reported when the tools the code guards and the tools the policy names differ.",
+    ),
+    (
         "scan",
         "Source-scan findings (`d2 init`, `d2 lint --code`)",
         "The scanner reports what it cannot see through in your Python code.",
@@ -265,7 +299,7 @@ def render_markdown() -> str:
     lines = [
         "# Diagnostic codes",
         "",
-        "<!-- Generated by `python -m d2tools.lint.codes > docs/lint-codes.md`; do not edit by hand. -->",
+        "<!-- Generated by `python -m d2tools.lint > docs/lint-codes.md`; do not edit by hand. -->",
         "",
         "Every finding is printed as `file:line:col: CODE message (hint)`. Codes are stable. Errors (`E`)",
         "stop a policy from loading and make `d2 lint` exit 1; warnings (`W`) do not, unless",
@@ -285,7 +319,3 @@ def render_markdown() -> str:
             if info.origin == origin:
                 lines.append(f"| `{info.code}` | {info.severity.value} | {info.title} | {info.fix} |")
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    print(render_markdown(), end="")

@@ -46,7 +46,7 @@ def _rule(code: str) -> dict[str, Any]:
     from d2tools.lint.codes import lookup
 
     info = lookup(code)
-    rule: dict[str, Any] = {"id": code, "helpUri": f"{_INFO_URI}#{code.lower()}"}
+    rule: dict[str, Any] = {"id": code, "helpUri": _INFO_URI}
     if info is not None:
         rule["shortDescription"] = {"text": info.title}
         rule["help"] = {"text": info.fix}

@@ -84,12 +84,19 @@ class Converter:
         call, record = data.get("call"), data.get("record")
         if (call is None) == (record is None):
             what = "both 'call' and 'record'" if call is not None else "neither 'call' nor 'record'"
-            self._error(e, path, "D2T110", f"step {n + 1} has {what}", "a step calls one tool, or records labels")
+            self._error(
+                e, path, "D2T110", f"step {n + 1} has {what}", "a step calls one tool, or records labels"
+            )
         expect = self._expect(e, (*path, "expect"), data.get("expect", "allow"), data)
         args, kwargs, named = self._arguments(e, path, data)
         actor = None
         if "as" in data:
-            base = {"user": user.user_id, "roles": sorted(user.roles), "attributes": dict(user.attributes)}
+            same_user = "user" not in data["as"]
+            base = {
+                "user": user.user_id,
+                "roles": sorted(user.roles),
+                "attributes": dict(user.attributes) if same_user else {},
+            }
             actor = self._user(data["as"], base)
         if record is not None and {"args", "kwargs", "returns", "as"} & data.keys():
             self._error(e, path, "D2T110", "a 'record' step takes no arguments, return value or actor")
@@ -115,7 +122,9 @@ class Converter:
         kwargs = dict(data.get("kwargs") or {})
         if isinstance(args, dict):
             if kwargs:
-                self._error(e, (*path, "kwargs"), "D2T110", "'args' is already a mapping; put these in it", key=True)
+                self._error(
+                    e, (*path, "kwargs"), "D2T110", "'args' is already a mapping; put these in it", key=True
+                )
             return (), dict(args), True
         return tuple(args), kwargs, False
 
@@ -163,7 +172,14 @@ class Converter:
         )
 
     def _error(
-        self, e: Expanded, path: JsonPath, code: str, message: str, hint: str | None = None, *, key: bool = False
+        self,
+        e: Expanded,
+        path: JsonPath,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        *,
+        key: bool = False,
     ) -> None:
         self._ok = False
         where = self.doc.loc(e.doc_path(path), key=key)

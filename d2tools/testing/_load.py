@@ -101,22 +101,28 @@ def _build(doc: SourceDoc, expanded: list[Expanded], base: Path, problems: list[
     tools = _tools(doc, data.get("tools") or {}, problems)
     converter = Converter(doc, data.get("defaults") or {}, problems)
     cases = tuple(c for e in expanded if (c := converter.case(e)) is not None)
+    _check_names(doc, expanded, problems)
+    return ScenarioFile(doc.file, policy, policy_line, tools, cases)
+
+
+def _check_names(doc: SourceDoc, expanded: list[Expanded], problems: list[Diagnostic]) -> None:
     seen: dict[str, int] = {}
-    for case in cases:
-        first = seen.setdefault(case.name, case.line)
-        if first != case.line:
+    for e in expanded:
+        name = str(e.data.get("name"))
+        where = doc.loc(e.row_path if e.row_path is not None else e.doc_path(()))
+        first = seen.get(name)
+        if first is None:
+            seen[name] = where.line
+        else:
             problems.append(
-                Diagnostic(
+                _diag(
                     "D2T103",
-                    f"case name '{case.name}' is used twice in this file (first at line {first})",
-                    Severity.ERROR,
-                    doc.file,
-                    case.line,
-                    case.col,
-                    hint="give each case its own name; -k, JUnit and pytest select cases by name",
+                    f"case name '{name}' is used twice in this file (first at line {first})",
+                    where,
+                    e.doc_path(("name",)),
+                    "give each case its own name; -k, JUnit and pytest select cases by name",
                 )
             )
-    return ScenarioFile(doc.file, policy, policy_line, tools, cases)
 
 
 def _tools(doc: SourceDoc, raw: Mapping[str, Any], problems: list[Diagnostic]) -> dict[str, ToolSignature]:

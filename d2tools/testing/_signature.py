@@ -93,7 +93,7 @@ def _default(node: ast.expr, literal_only: bool) -> Any:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         if literal_only:
             raise SignatureError(
-                f"default {ast.unparse(node)!r} is not a literal; write its value (a number, string, list, ...)"
+                f"default {ast.unparse(node)!r} is not a literal; write its value (a number, a string, ...)"
             ) from None
         return UNKNOWN_DEFAULT
 
@@ -125,7 +125,9 @@ def from_scan(paths: Iterable[Path]) -> tuple[dict[str, ToolSignature], list[str
         if len(sigs) == 1:
             found[tool_id] = next(iter(sigs.values()))
         elif len(sigs) > 1:
-            notes.append(f"tool {tool_id!r} guards functions with different parameters; declare it in `tools:`")
+            notes.append(
+                f"tool {tool_id!r} guards functions with different parameters; declare it in `tools:`"
+            )
     return found, notes
 
 

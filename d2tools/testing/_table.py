@@ -57,7 +57,9 @@ def expand_cases(doc: SourceDoc) -> tuple[list[Expanded], list[Diagnostic]]:
     return out, problems
 
 
-def _expand_one(doc: SourceDoc, case: Mapping[str, Any], i: int, problems: list[Diagnostic]) -> list[Expanded]:
+def _expand_one(
+    doc: SourceDoc, case: Mapping[str, Any], i: int, problems: list[Diagnostic]
+) -> list[Expanded]:
     template = {k: v for k, v in case.items() if k != "where"}
     used = dict(_placeholders(template, ("cases", i)))
     rows = list(_rows(doc, case["where"], ("cases", i, "where"), problems))
@@ -123,7 +125,11 @@ def _rows(
                 )
             )
             continue
-        yield row_path, dict(zip(columns, row, strict=True)), {c: (*row_path, j) for j, c in enumerate(columns)}
+        yield (
+            row_path,
+            dict(zip(columns, row, strict=True)),
+            {c: (*row_path, j) for j, c in enumerate(columns)},
+        )
 
 
 def _placeholders(node: Any, path: JsonPath) -> Iterator[tuple[str, JsonPath]]:

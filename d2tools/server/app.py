@@ -1,0 +1,186 @@
+"""The control plane's HTTP API (Starlette): bundles, JWKS, drafts, publish, revoke, events, status.
+
+The hot path (``GET /v1/policy/bundle`` answered 304 from a fresh cache) never leaves the event
+loop; anything touching storage runs in the thread pool. Errors are JSON
+``{"detail": code, "message": sentence}``; 401/403 name the token type the endpoint needs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import policies
+from .config import ApiError, ServerConfig
+from .device import verify_device_signature
+from .ingest import ingest, parse_events, throttle
+from .ratelimit import RateLimiter
+from .service import NEED_DEVELOPER, NEED_RUNTIME, ControlPlane, Principal, Served
+from .storage import Storage, open_storage
+
+__all__ = ["create_app"]
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _error(exc: ApiError) -> JSONResponse:
+    body = {"detail": exc.detail, "message": exc.message, **exc.extra}
+    return JSONResponse(body, status_code=exc.status, headers=dict(exc.headers))
+
+
+def _handles_errors(fn: Handler) -> Handler:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except ApiError as exc:
+            return _error(exc)
+
+    return wrapped
+
+
+class Api:
+    """Route handlers bound to one :class:`ControlPlane`."""
+
+    def __init__(self, cp: ControlPlane) -> None:
+        self.cp = cp
+        self.ingest_limiter = RateLimiter(cp.config.ingest_rate, cp.config.ingest_burst)
+
+    async def principal(self, request: Request, scope: str, need: str) -> Principal:
+        token = self.cp.bearer(request.headers.get("authorization"), need)
+        hit, record = self.cp.cached_token(token)
+        if not hit:
+            record = await run_in_threadpool(self.cp.load_token, token)
+        checked = self.cp.check_token(record, scope, need)
+        name = request.query_params.get("app") or request.headers.get("x-d2-app")
+        if checked.app_id is not None:
+            hit, app = self.cp.apps.get(checked.app_id)
+            if hit and app is not None and (not name or name == app.name):
+                return Principal(checked, app)
+        app = await run_in_threadpool(self.cp.resolve_app, checked, name)
+        return Principal(checked, app)
+
+    async def bundle(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:read", NEED_RUNTIME)
+        hit, served = self.cp.cached_bundle(who.app.id)
+        if not hit:
+            served = await run_in_threadpool(self.cp.current_bundle, who.app.id)
+        if served is None:
+            raise ApiError(
+                404,
+                "no_published_policy",
+                f"app {who.app.name!r} has no published policy yet",
+                headers=self._poll_headers(),
+            )
+        return self._bundle_response(request, served)
+
+    def _poll_headers(self) -> dict[str, str]:
+        return {"X-D2-Poll-Interval": f"{self.cp.config.poll_interval:g}", "Cache-Control": "no-cache"}
+
+    def _bundle_response(self, request: Request, served: Served) -> Response:
+        headers = {
+            **self._poll_headers(),
+            "ETag": served.etag,
+            "X-D2-Bundle-Version": str(served.version),
+            "X-D2-Key-Id": served.kid,
+        }
+        tags = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
+        if served.etag in tags or "*" in tags:
+            return Response(status_code=304, headers=headers)
+        return Response(served.token, media_type="application/jose", headers=headers)
+
+    async def jwks(self, request: Request) -> Response:
+        document = await run_in_threadpool(self.cp.keys.jwks)
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=60"})
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def put_draft(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:write", NEED_DEVELOPER)
+        data = policies.parse_body(await request.body(), self.cp.config.max_policy_bytes)
+        return JSONResponse(await run_in_threadpool(policies.put_draft, self.cp, who, data))
+
+    async def get_draft(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:write", NEED_DEVELOPER)
+        return JSONResponse(await run_in_threadpool(policies.get_draft, self.cp, who))
+
+    async def publish(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:write", NEED_DEVELOPER)
+        raw = await request.body()
+        data = policies.parse_body(raw, self.cp.config.max_policy_bytes)
+
+        def work() -> dict[str, Any]:
+            device = verify_device_signature(self.cp, who, request.headers, raw)
+            return policies.publish(
+                self.cp,
+                who,
+                data,
+                if_match=request.headers.get("if-match"),
+                if_none_match=request.headers.get("if-none-match"),
+                device_kid=device,
+            )
+
+        answer = await run_in_threadpool(work)
+        return JSONResponse(answer, status_code=201, headers={"ETag": answer["etag"]})
+
+    async def revoke(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:write", NEED_DEVELOPER)
+        data = policies.parse_body(await request.body(), 64 * 1024)
+        answer = await run_in_threadpool(
+            policies.revoke, self.cp, who, data, if_match=request.headers.get("if-match")
+        )
+        return JSONResponse(answer, status_code=201, headers={"ETag": answer["etag"]})
+
+    async def status(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:read", NEED_RUNTIME)
+        return JSONResponse(await run_in_threadpool(policies.status, self.cp, who))
+
+    async def apps(self, request: Request) -> Response:
+        token = self.cp.bearer(request.headers.get("authorization"), NEED_DEVELOPER)
+        record = self.cp.check_token(
+            await run_in_threadpool(self.cp.load_token, token), "policy:read", NEED_RUNTIME
+        )
+        apps = await run_in_threadpool(self.cp.storage.list_apps)
+        visible = [a for a in apps if record.app_id is None or a.id == record.app_id]
+        return JSONResponse({"apps": [{"name": a.name, "head_version": a.head_version} for a in visible]})
+
+    async def ingest(self, request: Request) -> Response:
+        who = await self.principal(request, "events:write", NEED_RUNTIME)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > 32 * 1024:
+            raise ApiError(413, "chunk_too_large", "an ingest chunk is at most 32768 bytes: split it")
+        throttle(self.ingest_limiter, who)
+        events = parse_events(await request.body())
+        return JSONResponse(await run_in_threadpool(ingest, self.cp, who, events), status_code=202)
+
+
+def create_app(config: ServerConfig, storage: Storage | None = None) -> Starlette:
+    """Build the ASGI app over ``storage`` (opened from ``config.db`` when not given)."""
+    store = storage or open_storage(config.db, schema=config.schema)
+    api = Api(ControlPlane(store, config))
+    routes = [
+        Route("/healthz", _handles_errors(api.health), methods=["GET"]),
+        Route("/.well-known/jwks.json", _handles_errors(api.jwks), methods=["GET"]),
+        Route("/v1/policy/bundle", _handles_errors(api.bundle), methods=["GET"]),
+        Route("/v1/policy/draft", _handles_errors(api.put_draft), methods=["PUT"]),
+        Route("/v1/policy/draft", _handles_errors(api.get_draft), methods=["GET"]),
+        Route("/v1/policy/publish", _handles_errors(api.publish), methods=["POST"]),
+        Route("/v1/policy/revoke", _handles_errors(api.revoke), methods=["POST"]),
+        Route("/v1/status", _handles_errors(api.status), methods=["GET"]),
+        Route("/v1/apps", _handles_errors(api.apps), methods=["GET"]),
+        Route("/v1/events/ingest", _handles_errors(api.ingest), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.control_plane = api.cp
+    return app
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)

@@ -1,0 +1,138 @@
+"""The incremental matcher against a brute-force subsequence check, over random histories and rules."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from d2._compile import compile_policy
+from d2._context import RequestLog, RequestState, UserContext
+from d2._engine import authorize
+from d2._policy import CompiledPolicy
+from d2._seqprogram import SequenceProgram
+from d2._source import parse_policy_text
+from d2.exceptions import PermissionDeniedError
+
+TOOLS = ["t0", "t1", "t2", "t3", "t4"]
+GROUPS = {"g01": ["t0", "t1"], "g23": ["t2", "t3"], "g14": ["t1", "t4"]}
+REFS = TOOLS + [f"@{g}" for g in GROUPS]
+
+patterns = st.lists(st.sampled_from(REFS), min_size=1, max_size=4)
+histories = st.lists(st.sampled_from(TOOLS), max_size=25)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def members(ref: str) -> set[str]:
+    return set(GROUPS[ref[1:]]) if ref.startswith("@") else {ref}
+
+
+def completes(pattern: Sequence[str], before: Sequence[str], call: str) -> bool:
+    """Brute force: is pattern[:-1] a subsequence of ``before`` (by any choice of positions) and call in pattern[-1]?"""
+    if call not in members(pattern[-1]):
+        return False
+    head = pattern[:-1]
+    for positions in itertools.combinations(range(len(before)), len(head)):
+        if all(before[p] in members(ref) for p, ref in zip(positions, head)):
+            return True
+    return False
+
+
+def compile_rules(rules: list[dict[str, object]], *, mode: str = "allow") -> CompiledPolicy:
+    data = {
+        "metadata": {"tool_groups": GROUPS},
+        "policies": [{"role": "r", "permissions": ["*"], "sequence": {"mode": mode, "rules": rules}}],
+    }
+    result = compile_policy(parse_policy_text(json.dumps(data), "prop.json"))
+    assert result.policy is not None, [d.render() for d in result.errors]
+    return result.policy
+
+
+@SETTINGS
+@given(st.lists(patterns, min_size=1, max_size=5), histories)
+def test_completion_matches_brute_force(pats: list[list[str]], history: list[str]) -> None:
+    policy = compile_rules([{"deny": p} for p in pats])
+    program = policy.sequence
+    assert isinstance(program, SequenceProgram)
+    log = RequestLog()
+    program.sync(log)
+    for i, call in enumerate(history):
+        got = {rule.index for rule in program.completed_by(log, call)}
+        want = {j for j, p in enumerate(pats) if completes(p, history[:i], call)}
+        assert got == want, (history[: i + 1], pats)
+        log.history.append(call)
+        program.record(log, call)
+    rebuilt = RequestLog()
+    rebuilt.history.extend(log.history)
+    program.sync(rebuilt)
+    assert rebuilt.progress == log.progress
+
+
+def run(policy: CompiledPolicy, calls: list[str]) -> list[bool]:
+    state = RequestState(UserContext("u", frozenset({"r"})), RequestLog())
+    out = []
+    for call in calls:
+        try:
+            authorize(policy, state, call, dict)
+            out.append(True)
+        except PermissionDeniedError as exc:
+            assert exc.reason == "sequence_violation"
+            out.append(False)
+    return out
+
+
+rules_st = st.lists(st.tuples(st.sampled_from(["deny", "allow"]), patterns), min_size=1, max_size=5)
+
+
+@SETTINGS
+@given(rules_st, histories)
+def test_allow_mode_decisions_match_the_reference_model(rules: list[tuple[str, list[str]]], calls: list[str]) -> None:
+    """Refused iff some deny completes and no allow completes with the same call; refusals are not recorded."""
+    policy = compile_rules([{kind: p} for kind, p in rules])
+    accepted: list[str] = []
+    expected = []
+    for call in calls:
+        denied = any(completes(p, accepted, call) for kind, p in rules if kind == "deny")
+        allowed = any(completes(p, accepted, call) for kind, p in rules if kind == "allow")
+        ok = not denied or allowed
+        expected.append(ok)
+        if ok:
+            accepted.append(call)
+    if policy.sequence is None:
+        assert all(expected)
+        return
+    assert run(policy, calls) == expected
+
+
+def graph_permits(allows: list[list[str]], previous: str | None, call: str) -> bool:
+    for p in allows:
+        if len(p) == 1 and call in members(p[0]):
+            return True
+        if previous is None:
+            if call in members(p[0]):
+                return True
+            continue
+        for a, b in itertools.pairwise(p):
+            if previous in members(a) and call in members(b):
+                return True
+    return False
+
+
+@SETTINGS
+@given(rules_st, histories)
+def test_deny_mode_decisions_match_the_reference_model(rules: list[tuple[str, list[str]]], calls: list[str]) -> None:
+    """Refused iff a deny completes, or no start/edge/one-element pattern permits the step."""
+    policy = compile_rules([{kind: p} for kind, p in rules], mode="deny")
+    allows = [p for kind, p in rules if kind == "allow"]
+    accepted: list[str] = []
+    expected = []
+    for call in calls:
+        denied = any(completes(p, accepted, call) for kind, p in rules if kind == "deny")
+        ok = not denied and graph_permits(allows, accepted[-1] if accepted else None, call)
+        expected.append(ok)
+        if ok:
+            accepted.append(call)
+    assert run(policy, calls) == expected
