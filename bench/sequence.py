@@ -116,7 +116,7 @@ def brute_force_us(history: Iterable[str], pattern: list[frozenset[str]], tool: 
     return per_call_us(rescan, number=200 if len(items) > 1000 else 20_000, repeat=5)
 
 
-def run(label: str, with_sequence: bool) -> dict[tuple[str, int], float]:
+def run(*, with_sequence: bool) -> dict[tuple[str, int], float]:
     """Time the three calls of the case for each history length under one policy."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "policy.yaml"
@@ -141,8 +141,8 @@ def run(label: str, with_sequence: bool) -> dict[tuple[str, int], float]:
 
 
 def main() -> None:
-    plain = run("rbac only", with_sequence=False)
-    seq = run("sequence", with_sequence=True)
+    plain = run(with_sequence=False)
+    seq = run(with_sequence=True)
     print("deny [@sensitive(50), @external(50)]; median of", SAMPLES, "single-call samples, µs")
     print(f"{'case':<30}{'prior':>8}{'µs/call':>10}{'overhead':>10}{'vs RBAC-only':>14}")
     for case in ("egress, allowed", "sensitive read (advances)", "egress after read, denied"):

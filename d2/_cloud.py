@@ -324,6 +324,7 @@ def start_bundle_source(
     except BaseException:
         with _SOURCES_LOCK:
             _SOURCES.pop(manager.instance_name, None)
+        manager.mode = "unconfigured"
         raise
     return source
 

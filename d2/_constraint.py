@@ -58,7 +58,7 @@ def compile_constraint(
             continue
         prepared[op] = raw
         checks.append(Check(op, test, ctx.loc((*path, op), key=True), expect, operand))
-    ok = _check_consistency(node, prepared, path, ctx) and ok
+    ok = _check_consistency(prepared, path, ctx) and ok
     if isinstance(prepared.get("matches"), str):
         _warn_half_anchored(prepared["matches"], (*path, "matches"), ctx)
     required = node.get("required", False)
@@ -83,13 +83,11 @@ def _ordered(checks: list[Check]) -> list[Check]:
 _NEEDS = {
     "min": ("int", "float"), "max": ("int", "float"), "gt": ("int", "float"), "lt": ("int", "float"),
     "minLength": ("str", "list", "dict"), "maxLength": ("str", "list", "dict"),
-    "matches": ("str",), "startsWith": ("str",), "endsWith": ("str",),
+    "matches": ("str",), "startsWith": ("str",), "endsWith": ("str",), "contains": ("str", "list", "dict"),
 }  # fmt: skip
 
 
-def _check_consistency(
-    node: Mapping[str, Any], ops: Mapping[str, Any], path: JsonPath, ctx: CompileContext
-) -> bool:
+def _check_consistency(ops: Mapping[str, Any], path: JsonPath, ctx: CompileContext) -> bool:
     """Refuse constraints no value can pass: empty ranges, and operators the declared type rules out."""
     ok = _check_range(ops, ("min", "gt"), ("max", "lt"), path, ctx, "")
     ok = _check_range(ops, ("minLength",), ("maxLength",), path, ctx, "length ") and ok

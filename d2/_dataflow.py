@@ -9,12 +9,14 @@ label that could block it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._diagnostics import Location
 from ._policy import Violation
+from ._seqprogram import TRAIL_WINDOW
 from ._seqrefs import error_once, known_tools, resolve_ref
 from ._source import JsonPath
 from ._suggest import suggest
@@ -64,10 +66,15 @@ class FlowProgram:
             log.facts.update(labels)
 
     def source_of(self, label: str, log: RequestLog) -> tuple[int, str] | None:
-        """Find the first recorded call (1-based position, tool) that added ``label``."""
-        for position, tool in enumerate(log.history, 1):
+        """Find the latest recent call (1-based position, tool) that added ``label``, if any.
+
+        Looks back at most TRAIL_WINDOW calls, so explaining a refusal stays cheap in a long request.
+        """
+        position = len(log.history)
+        for tool in itertools.islice(reversed(log.history), TRAIL_WINDOW):
             if label in self.emits.get(tool, ()):
                 return position, tool
+            position -= 1
         return None
 
     def _violation(self, block: Block, log: RequestLog, tool: str) -> Violation:
@@ -75,7 +82,7 @@ class FlowProgram:
         origin = (
             f"added by {source[1]} (call {source[0]})"
             if source is not None
-            else "set by code with record_fact() or by a tool of another policy"
+            else f"set by code with record_fact(), by another policy's tool, or over {TRAIL_WINDOW} calls ago"
         )
         labels = ", ".join(sorted(log.facts))
         via = f" (listed via {block.ref})" if block.ref != tool else ""

@@ -27,6 +27,7 @@ __all__ = [
     "operand_test",
     "prepare_pattern",
     "show",
+    "show_pattern",
     "type_names",
 ]
 
@@ -83,6 +84,12 @@ def show(value: Any, limit: int = 60) -> str:
     """Render a policy operand for a message (operands are policy text, never user data)."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show_pattern(pattern: str, limit: int = 60) -> str:
+    """Render a regex as written in the policy (no JSON escaping of its backslashes)."""
+    text = pattern.replace("\n", "\\n")
+    return f"'{text}'" if len(text) <= limit else f"'{text[: limit - 3]}...'"
 
 
 # -- type ---------------------------------------------------------------------------------------
@@ -294,6 +301,10 @@ def _ident(raw: Any) -> Any:
     return raw
 
 
+def _negate(test: Test) -> Test:
+    return lambda v, s: not test(v, s)
+
+
 def _expect_members(m: tuple[frozenset[Any], frozenset[Any]]) -> str:
     return show(sorted((*m[0], *m[1]), key=repr), 80)
 
@@ -301,11 +312,7 @@ def _expect_members(m: tuple[frozenset[Any], frozenset[Any]]) -> str:
 OPERATORS: dict[str, _Spec] = {
     "type": _Spec(type_names, _build_type, lambda t: "must be of type " + " or ".join(t)),
     "eq": _Spec(_ident, _build_eq, lambda o: f"must equal {show(o)}"),
-    "ne": _Spec(
-        _ident,
-        lambda o: (lambda t: lambda v, s: not t(v, s))(_build_eq(o)),
-        lambda o: f"must not equal {show(o)}",
-    ),
+    "ne": _Spec(_ident, lambda o: _negate(_build_eq(o)), lambda o: f"must not equal {show(o)}"),
     "min": _Spec(_prepare_number, _numeric(lambda v, b: v >= b), lambda b: f"must be a number >= {b}"),
     "max": _Spec(_prepare_number, _numeric(lambda v, b: v <= b), lambda b: f"must be a number <= {b}"),
     "gt": _Spec(_prepare_number, _numeric(lambda v, b: v > b), lambda b: f"must be a number > {b}"),
@@ -313,7 +320,7 @@ OPERATORS: dict[str, _Spec] = {
     "in": _Spec(_prepare_in, _build_in, lambda m: f"must be one of {_expect_members(m)}"),
     "not_in": _Spec(
         _prepare_members,
-        lambda m: lambda v, _s: not _member(v, m),
+        lambda m: _negate(_build_in(m)),
         lambda m: f"must not be one of {_expect_members(m)}",
     ),
     "minLength": _Spec(_prepare_count, _build_min_length, lambda n: f"must have length >= {n}"),
@@ -321,18 +328,20 @@ OPERATORS: dict[str, _Spec] = {
     "matches": _Spec(
         lambda raw: prepare_pattern(raw, searched=False),
         lambda rx: lambda v, _s: isinstance(v, str) and rx.fullmatch(v),
-        lambda rx: f"must be a string matching {show(rx.pattern)} (whole value)",
+        lambda rx: f"must be a string matching {show_pattern(rx.pattern)} (whole value)",
     ),
     "not_matches": _Spec(
         lambda raw: prepare_pattern(raw, searched=True),
         _build_not_matches,
-        lambda rx: f"must not contain a match of {show(rx.pattern)}",
+        lambda rx: f"must not contain a match of {show_pattern(rx.pattern)}",
     ),
     "contains": _Spec(
         _prepare_scalar, lambda o: lambda v, _s: _contains(v, o), lambda o: f"must contain {show(o)}"
     ),
     "not_contains": _Spec(
-        _prepare_scalar, lambda o: lambda v, _s: not _contains(v, o), lambda o: f"must not contain {show(o)}"
+        _prepare_scalar,
+        lambda o: _negate(lambda v, _s: _contains(v, o)),
+        lambda o: f"must not contain {show(o)}",
     ),
     "startsWith": _Spec(
         _prepare_string,

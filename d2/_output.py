@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._constraint import compile_constraint, report
 from ._diagnostics import Location
-from ._operators import OPERATORS, OperandError, prepare_pattern, show
+from ._operators import OPERATORS, OperandError, prepare_pattern, show_pattern
 from ._output_actions import ACTION_ORDER, action_rule, validation_rule
 from ._paths import PathError, PathNode, Presence, Stop, parse_path, visit
 from ._policy import Violation
@@ -110,7 +110,7 @@ class OutputRulesImpl:
                         Reason.OUTPUT_SANITIZATION,
                         "deny_if_patterns",
                         where,
-                        f"matches deny_if_patterns[{index}] {show(rx.pattern)}",
+                        f"matches deny_if_patterns[{index}] {show_pattern(rx.pattern)}",
                         text,
                     )
                     stop.parts.extend(reversed(path))

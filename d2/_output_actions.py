@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ._diagnostics import Location
-from ._operators import Check, Constraint, show
-from ._paths import REMOVE, Stop
+from ._operators import Check, Constraint, show_pattern
+from ._paths import REMOVE, Stop, remove_always
 from ._regex import Regex
 from ._values import number_text, texts
 from .exceptions import Reason
@@ -83,7 +83,7 @@ def action_rule(
     """Compile one action rule; unconditional ones become constant-time closures."""
     effect = _effect(action, selector, max_length, where, selector_where)
     if not conditions.checks and selector is None:
-        return lambda value, state: effect(value, None)
+        return _always(action, effect, max_length)
     first = conditions.first_failure if conditions.checks else None
     passes = conditions.passes
 
@@ -94,6 +94,18 @@ def action_rule(
         return effect(value, failed)
 
     return rule
+
+
+def _always(action: str, effect: Callable[[Any, Check | None], Any], max_length: Any) -> Rule:
+    """An unconditional action as one direct closure (it runs for every row of a result)."""
+    if action == "filter":
+        return remove_always
+    if action == "redact":
+        return lambda value, state: REDACTED
+    if action == "truncate":
+        size = int(max_length)
+        return lambda value, state: cut(value, size)
+    return lambda value, state: effect(value, None)
 
 
 def _effect(
@@ -113,7 +125,7 @@ def _effect(
         if failed is not None:
             why, op, loc = f"'{failed.op}': {failed.expect}", failed.op, failed.location
         elif selector is not None:
-            why, op, loc = f"matches {show(selector.pattern)}", "matches", selector_where
+            why, op, loc = f"matches {show_pattern(selector.pattern)}", "matches", selector_where
         else:
             why, op, loc = "the field is present", "action", where
         raise Stop(Reason.OUTPUT_SANITIZATION, op, loc, f"triggered 'action: deny' ({why})", value)

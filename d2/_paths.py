@@ -23,7 +23,17 @@ from typing import Any
 
 from ._diagnostics import Location
 
-__all__ = ["REMOVE", "PathError", "PathNode", "Presence", "Stop", "parse_path", "render_path", "visit"]
+__all__ = [
+    "REMOVE",
+    "PathError",
+    "PathNode",
+    "Presence",
+    "Stop",
+    "parse_path",
+    "remove_always",
+    "render_path",
+    "visit",
+]
 
 Rule = Callable[[Any, Any], Any]
 REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "<remove>"})()
@@ -35,6 +45,11 @@ _LEAVES = (
     str, bytes, bytearray, int, float, complex, bool, type(None), Decimal, Fraction, datetime.date,
     datetime.time, datetime.timedelta, uuid.UUID, enum.Enum, set, frozenset,
 )  # fmt: skip
+
+
+def remove_always(value: Any, state: Any) -> Any:
+    """The unconditional ``filter`` rule; the walker recognises it and drops the key without a call."""
+    return REMOVE
 
 
 class PathError(ValueError):
@@ -103,7 +118,7 @@ def render_path(parts: tuple[str | int, ...]) -> str:
 class PathNode:
     """One trie node: rules for the value here, and what to look up inside it."""
 
-    __slots__ = ("deep", "inner", "keys", "presence", "rules", "star")
+    __slots__ = ("deep", "drop", "inner", "keys", "presence", "rules", "star")
 
     def __init__(self) -> None:
         self.keys: dict[str, PathNode] = {}
@@ -113,6 +128,8 @@ class PathNode:
         self.presence: Presence | None = None
         # Something to look up inside the value here (keys, star or deep): kept as a flag for speed.
         self.inner = False
+        # The first rule here is an unconditional filter: the key is dropped without running anything.
+        self.drop = False
 
     def insert(self, parts: tuple[str, ...], rule: Rule, presence: Presence | None = None) -> None:
         """Add ``rule`` at ``parts``; with ``presence``, every key on the way must exist."""
@@ -130,6 +147,7 @@ class PathNode:
                 if presence is not None and node.presence is None:
                     node.presence = presence
         node.rules = (*node.rules, rule)
+        node.drop = node.rules[0] is remove_always
 
 
 def visit(value: Any, node: PathNode, state: Any, star: bool = True) -> Any:
@@ -191,6 +209,11 @@ def _visit_map(d: Mapping[str, Any], node: PathNode, state: Any, star: bool) -> 
             if child.presence is not None:
                 raise _missing(child.presence, key)
             continue
+        if child.drop:
+            if out is None:
+                out = d.copy() if d.__class__ is dict else _copy(d)
+            del out[key]
+            continue
         new = old
         try:  # _child, inlined: this loop runs for every field of every row
             for rule in child.rules:
@@ -205,7 +228,7 @@ def _visit_map(d: Mapping[str, Any], node: PathNode, state: Any, star: bool) -> 
             raise
         if new is not old:
             if out is None:
-                out = _copy(d)
+                out = d.copy() if d.__class__ is dict else _copy(d)
             if new is REMOVE:
                 del out[key]
             else:

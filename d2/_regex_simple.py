@@ -19,6 +19,7 @@ character escaped, so ``re`` sees exactly what was parsed.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -39,9 +40,11 @@ def simple_fullmatch(pattern: str) -> Callable[[str], Any] | None:
     """Return a stdlib ``fullmatch`` for a pattern in the subset, else None."""
     try:
         rebuilt = _rebuild(pattern)
-    except _Refused:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # any doubt about how re reads it: leave it to RE2
+            return re.compile(rebuilt).fullmatch
+    except (_Refused, re.error, Warning):
         return None
-    return re.compile(rebuilt).fullmatch
 
 
 def _rebuild(pattern: str) -> str:

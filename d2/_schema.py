@@ -50,16 +50,46 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
-    """A validator whose registry holds every bundled schema, so schemas can $ref each other."""
+    """A validator over the schema with every ``$ref`` inlined (several times faster on big policies)."""
     from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
 
-    directory = schema_path(name).parent
-    resources = []
-    for path in sorted(directory.glob("*.schema.json")):
-        schema = load_schema(path.name)
-        resources.append((schema.get("$id", path.name), Resource.from_contents(schema)))
-    return Draft202012Validator(load_schema(name), registry=Registry().with_resources(resources))
+    return Draft202012Validator(_inline(load_schema(name), name, load_schema(name)))
+
+
+def _resolve(ref: str, base_name: str, base: dict[str, Any]) -> tuple[Any, str, dict[str, Any]]:
+    target, _, pointer = ref.partition("#")
+    name, doc = (target, load_schema(target)) if target else (base_name, base)
+    node: Any = doc
+    for part in filter(None, pointer.split("/")):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node, name, doc
+
+
+def _inline(node: Any, name: str, doc: dict[str, Any]) -> Any:
+    """Replace every ``$ref`` by the schema it points to (our schemas are not recursive)."""
+    if isinstance(node, list):
+        return [_inline(item, name, doc) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inline(v, name, doc) for k, v in node.items() if k not in ("$ref", "$defs", "$id", "$schema")}
+    if "$ref" in node:
+        target, target_name, target_doc = _resolve(node["$ref"], name, doc)
+        resolved = _inline(target, target_name, target_doc)
+        out = {**resolved, **out} if not (set(out) & set(resolved)) else {"allOf": [resolved, out]}
+    if "oneOf" in out:
+        out = _discriminate(out)
+    return out
+
+
+def _discriminate(node: dict[str, Any]) -> dict[str, Any]:
+    """Turn a ``oneOf`` whose branches differ by JSON type into if/then (each value checked once)."""
+    branches = node["oneOf"]
+    types = [b.get("type") for b in branches]
+    if not all(isinstance(t, str) for t in types) or len(set(types)) != len(types):
+        return node
+    rest = {k: v for k, v in node.items() if k != "oneOf"}
+    rules = [{"if": {"type": t}, "then": b} for t, b in zip(types, branches, strict=True)]
+    return {**rest, "type": types, "allOf": rules}
 
 
 def schema_diagnostics(doc: SourceDoc, schema_name: str = "policy.schema.json") -> list[Diagnostic]:

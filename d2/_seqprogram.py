@@ -196,20 +196,25 @@ class SequenceProgram:
     def _decide(
         self, view: _View, denies: tuple[SeqRule, ...], log: RequestLog, tool: str, roles: frozenset[str]
     ) -> Violation | None:
-        """Some deny pattern is complete: refuse unless, for each bound role, an own allow overrides it."""
+        """Some deny pattern is complete: refuse unless, for each bound role, an own allow overrides it.
+
+        When several patterns refuse, the longest explains best ("through analytics" over "then").
+        """
         progress = log.progress
         covered: frozenset[str] | None = None
+        worst: tuple[SeqRule, frozenset[str]] | None = None
         for rule in denies:
-            if progress.get(rule.index, 0) != rule.last:
+            if progress.get(rule.index, 0) != rule.last or (worst is not None and rule.last <= worst[0].last):
                 continue
             bound = rule.roles & roles
-            if not bound.isdisjoint(view.strict_roles):
-                return _deny_violation(rule, log, tool, bound & view.strict_roles)
-            if covered is None:
-                covered = _covered(view, progress, tool)
-            if not bound <= covered:
-                return _deny_violation(rule, log, tool, bound - covered)
-        return None
+            refusing = bound & view.strict_roles
+            if not refusing:
+                if covered is None:
+                    covered = _covered(view, progress, tool)
+                refusing = bound - covered
+            if refusing:
+                worst = (rule, refusing)
+        return None if worst is None else _deny_violation(worst[0], log, tool, worst[1])
 
     def _view(self, roles: frozenset[str]) -> _View:
         bound = [r for r in sorted(roles) if r in self.role_rules]

@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._source import JsonPath
-from ._suggest import suggest
 
 if TYPE_CHECKING:
     from ._compile import CompileContext
 
-__all__ = ["error_once", "known_tools", "resolve_ref"]
+__all__ = ["error_once", "known_tools", "likely_typo", "resolve_ref"]
+
+# Tool ids of one application are often alike (report.save, report.approve), so only near-identical
+# names count as a typo: one dropped, doubled or swapped character in a typical id.
+_TYPO_CUTOFF = 0.85
 
 
 def error_once(ctx: CompileContext, code: str, message: str, path: JsonPath, hint: str | None = None) -> None:
@@ -76,7 +79,7 @@ def resolve_ref(
             )
         return members
     if ref not in known:
-        guess = suggest(ref, known)
+        guess = likely_typo(ref, known)
         if guess is not None:
             ctx.warning(
                 typo_code,
@@ -85,3 +88,15 @@ def resolve_ref(
                 hint=f"did you mean '{guess}'? A misspelt tool never matches, which turns the rule off",
             )
     return members
+
+
+def likely_typo(name: str, known: frozenset[str]) -> str | None:
+    """Return the known tool id ``name`` is most likely a misspelling of, or None."""
+    import difflib
+
+    lowered = name.lower()
+    for candidate in sorted(known):
+        if candidate.lower() == lowered:
+            return candidate
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=_TYPO_CUTOFF)
+    return close[0] if close else None

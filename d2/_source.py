@@ -74,66 +74,113 @@ def parse_policy_file(path: str | os.PathLike[str], *, max_bytes: int | None = N
 
 
 def parse_policy_text(text: str, file: str = "<policy>") -> SourceDoc:
-    """Parse YAML/JSON text; a syntax error becomes a ConfigurationError with file:line:col."""
+    """Parse YAML/JSON text; a syntax error becomes a ConfigurationError with file:line:col.
+
+    The text is composed into YAML nodes (libyaml's C parser when ruamel.yaml.clib is present) and
+    converted here, so every key and value keeps its position and duplicate keys are caught.
+    """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    yaml = YAML(typ="rt", pure=True)
-    # Timestamps stay strings: the schema and the expiry parser decide what is valid, not YAML's resolver.
-    yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_string)
+    yaml = YAML(typ="safe")
     try:
-        node = yaml.load(text)
+        node = yaml.compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = exc.problem or exc.context or "invalid syntax"
-        diag = Diagnostic("D2E001", f"syntax error: {problem}", Severity.ERROR, file, line, col)
-        raise ConfigurationError(f"invalid policy file {file}", diagnostics=[diag]) from None
+        raise _syntax_error(file, line, col, f"syntax error: {problem}") from None
     except YAMLError as exc:
-        diag = Diagnostic("D2E001", f"syntax error: {exc}", Severity.ERROR, file, 1, 1)
-        raise ConfigurationError(f"invalid policy file {file}", diagnostics=[diag]) from None
-    value_pos: dict[JsonPath, _Pos] = {(): (1, 1)}
-    key_pos: dict[JsonPath, _Pos] = {}
-    data = _plain(node, (), value_pos, key_pos)
-    return SourceDoc(file=file, data=data, text=text, value_pos=value_pos, key_pos=key_pos)
+        raise _syntax_error(file, 1, 1, f"syntax error: {exc}") from None
+    converter = _Converter(yaml.constructor, file)
+    data = converter.convert(node, ()) if node is not None else None
+    if converter.problems:
+        raise ConfigurationError(f"invalid policy file {file}", diagnostics=converter.problems)
+    return SourceDoc(
+        file=file, data=data, text=text, value_pos=converter.value_pos, key_pos=converter.key_pos
+    )
 
 
-def _timestamp_as_string(constructor: Any, node: Any) -> str:
-    return str(constructor.construct_scalar(node))
+def _syntax_error(file: str, line: int, col: int, message: str) -> ConfigurationError:
+    diag = Diagnostic("D2E001", message, Severity.ERROR, file, line, col)
+    return ConfigurationError(f"invalid policy file {file}", diagnostics=[diag])
 
 
-def _plain(node: Any, path: JsonPath, value_pos: dict[JsonPath, _Pos], key_pos: dict[JsonPath, _Pos]) -> Any:
-    """Convert ruamel's round-trip nodes to plain types, recording 1-based positions on the way."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
 
-    if isinstance(node, CommentedMap):
+
+class _Converter:
+    """Turn composed YAML nodes into plain data, recording 1-based positions and duplicate keys."""
+
+    def __init__(self, constructor: Any, file: str) -> None:
+        self.constructor = constructor
+        self.file = file
+        self.value_pos: dict[JsonPath, _Pos] = {(): (1, 1)}
+        self.key_pos: dict[JsonPath, _Pos] = {}
+        self.problems: list[Diagnostic] = []
+
+    def convert(self, node: Any, path: JsonPath) -> Any:
+        from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+        self.value_pos[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: Any) -> Any:
+        if node.tag == _TIMESTAMP:
+            # Timestamps stay strings: the schema and the expiry parser decide what is valid.
+            return str(node.value)
+        value = self.constructor.construct_object(node, deep=True)
+        return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+    def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
+        from ruamel.yaml.nodes import ScalarNode
+
         out: dict[str, Any] = {}
-        for k, v in node.items():
-            key = str(k)
+        merged: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                self._merge(self.convert(value_node, path), out, merged)
+                continue
+            key = str(self._scalar(key_node)) if isinstance(key_node, ScalarNode) else "<complex key>"
             child = (*path, key)
-            kl, kc = node.lc.key(k)
-            vl, vc = node.lc.value(k)
-            key_pos[child] = (kl + 1, kc + 1)
-            value_pos[child] = (vl + 1, vc + 1)
-            out[key] = _plain(v, child, value_pos, key_pos)
+            line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if key in out and key not in merged:
+                self._duplicate(key, child, line, col)
+                continue
+            merged.discard(key)
+            self.key_pos[child] = (line, col)
+            out[key] = self.convert(value_node, child)
         return out
-    if isinstance(node, CommentedSeq):
-        items: list[Any] = []
-        for i, v in enumerate(node):
-            child = (*path, i)
-            il, ic = node.lc.item(i)
-            value_pos[child] = (il + 1, ic + 1)
-            items.append(_plain(v, child, value_pos, key_pos))
-        return items
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return str(node)
+
+    @staticmethod
+    def _merge(source: Any, out: dict[str, Any], merged: set[str]) -> None:
+        """Apply a YAML merge key (``<<: *anchor``): explicit keys win, merged ones fill in."""
+        for item in source if isinstance(source, list) else [source]:
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    if k not in out:
+                        out[k] = v
+                        merged.add(k)
+
+    def _duplicate(self, key: str, path: JsonPath, line: int, col: int) -> None:
+        first = self.key_pos.get(path, (line, col))
+        self.problems.append(
+            Diagnostic(
+                "D2E001",
+                f"duplicate key '{key}' (first at line {first[0]}); a later value would silently win",
+                Severity.ERROR,
+                self.file,
+                line,
+                col,
+                path,
+                "remove one of them",
+            )
+        )
 
 
 def _max_bytes_from_env() -> int:

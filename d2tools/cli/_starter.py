@@ -62,7 +62,7 @@ class Starter:
             },
             "policies": [{"role": "admin", "permissions": ["*"]}, developer],
         }
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return _escape_unprintable(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
 
     def _developer_permissions(self) -> list[str]:
         if not self.tools:
@@ -71,10 +71,8 @@ class Starter:
             width = max(len(_q(t)) for t in self.tools)
             lines = ["    permissions:"]
             lines += [f"      - {_q(t).ljust(width)}  # {_where(sites)}" for t, sites in self.tools.items()]
-        for finding in self.unknown:
-            lines.append(
-                f"      # not listed: {finding.file}:{finding.line} ({finding.code.value}) {finding.message}"
-            )
+        for f in self.unknown:
+            lines.append(_comment(f"      # not listed: {f.file}:{f.line} ({f.code.value}) {f.message}"))
         return lines
 
 
@@ -94,12 +92,28 @@ def schema_url() -> str:
 def _where(sites: tuple[GuardedTool, ...]) -> str:
     first = sites[0]
     more = f" (+{len(sites) - 1} more)" if len(sites) > 1 else ""
-    return f"{first.file}:{first.line}{more}"
+    return _comment(f"{first.file}:{first.line}{more}")
 
 
 def _q(text: str) -> str:
     """Quote as a YAML double-quoted scalar (JSON string syntax is a subset of it)."""
-    return json.dumps(text, ensure_ascii=False)
+    return _escape_unprintable(json.dumps(text, ensure_ascii=False))
+
+
+def _yaml_forbidden(ch: str) -> bool:
+    """Characters YAML may not hold raw, or reads as line breaks (NEL, LS, PS); all are in the BMP."""
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFFFE, 0xFFFF)
+
+
+def _escape_unprintable(text: str) -> str:
+    """Escape what YAML forbids raw as ``\\uXXXX``, which both JSON and YAML read back (newlines kept)."""
+    return "".join(f"\\u{ord(ch):04x}" if ch != "\n" and _yaml_forbidden(ch) else ch for ch in text)
+
+
+def _comment(text: str) -> str:
+    """Make text safe inside a YAML comment: one line, no characters YAML forbids."""
+    return "".join("?" if _yaml_forbidden(ch) else ch for ch in text)
 
 
 def _plural(n: int, noun: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from types import ModuleType
 
 import typer
 
@@ -44,7 +45,7 @@ def build_app() -> typer.Typer:
     return app
 
 
-def _import_command(name: str) -> object | None:
+def _import_command(name: str) -> ModuleType | None:
     qualified = f"{__package__}.{name}"
     try:
         return importlib.import_module(qualified)

@@ -131,7 +131,6 @@ def _write(
     result = _scan(paths)
     starter = starter_from_scan(result, name=name or _project_name(paths[0]))
     text = starter.to_json() if fmt is InitFormat.JSON else starter.to_yaml()
-    _verify(text, str(output))
     _print_findings(result)
     if stdout:
         emit(text)
@@ -143,20 +142,6 @@ def _write(
             markup=False,
         )
     raise typer.Exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
-
-
-def _verify(text: str, file: str) -> None:
-    """Refuse to write a starter the runtime would not load (a bug in d2 if it happens)."""
-    from d2._compile import compile_policy
-    from d2._source import parse_policy_text
-
-    result = compile_policy(parse_policy_text(text, file))
-    if result.errors:
-        lines = "\n".join(d.render() for d in result.errors)
-        make_console(stderr=True).print(
-            f"d2 init: internal error, the starter does not load:\n{lines}", markup=False
-        )
-        raise typer.Exit(EXIT_FINDINGS)
 
 
 def _print_findings(result: ScanResult) -> None:

@@ -117,9 +117,9 @@ def _counts(data: Any, policy: Any) -> Counts:
 
     if not isinstance(data, dict):
         return Counts()
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    groups = meta.get("tool_groups") if isinstance(meta.get("tool_groups"), dict) else {}
-    flow = meta.get("data_flow") if isinstance(meta.get("data_flow"), dict) else {}
+    meta = _entries.mapping(data.get("metadata"))
+    groups = _entries.mapping(meta.get("tool_groups"))
+    flow = _entries.mapping(meta.get("data_flow"))
     flow_rules = sum(len(v) for v in flow.values() if isinstance(v, dict))
     roles = {r for e in _entries.role_entries(data) for r in e.roles}
     return Counts(

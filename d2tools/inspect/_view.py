@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from d2._source import SourceDoc
-from d2tools.lint._entries import permissions, role_entries, sequence_rules
+from d2tools.lint._entries import mapping, permissions, role_entries, sequence_rules
 
 __all__ = ["FlowView", "PolicyView", "RoleView", "RuleView", "ToolView", "build_view"]
 
@@ -85,8 +85,8 @@ class PolicyView:
 
 def build_view(doc: SourceDoc, *, role: str | None = None, tool: str | None = None) -> PolicyView:
     """Build the view, keeping only ``role`` and grants of ``tool`` when given."""
-    data = doc.data if isinstance(doc.data, Mapping) else {}
-    meta = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
+    data = mapping(doc.data)
+    meta = mapping(data.get("metadata"))
     groups = _groups(meta.get("tool_groups"))
     names = [r for e in role_entries(data) for r in e.roles]
     roles = []
@@ -159,10 +159,10 @@ def _groups(node: Any) -> dict[str, tuple[str, ...]]:
 
 
 def _flow(node: Any) -> FlowView:
-    node = node if isinstance(node, Mapping) else {}
+    section = mapping(node)
 
     def table(key: str) -> dict[str, tuple[str, ...]]:
-        raw = node.get(key)
+        raw = section.get(key)
         if not isinstance(raw, Mapping):
             return {}
         return {str(k): tuple(str(x) for x in v) for k, v in raw.items() if isinstance(v, list)}

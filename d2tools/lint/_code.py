@@ -57,7 +57,7 @@ def scan_code(
 def check_against_code(doc: SourceDoc, policy: CompiledPolicy, code: CodeIndex) -> list[Diagnostic]:
     """Return D2E702 (unknown parameter) and D2W704 (tool no code guards) diagnostics."""
     out = list(_unknown_parameters(doc, policy, code))
-    out += _stale_tools(doc, policy, code)
+    out += _stale_tools(doc, code)
     return out
 
 
@@ -125,7 +125,7 @@ def named_tools(doc: SourceDoc) -> dict[str, JsonPath]:
     return dict(sorted(found.items(), key=lambda item: doc.loc(item[1]).line))
 
 
-def _stale_tools(doc: SourceDoc, policy: CompiledPolicy, code: CodeIndex) -> Iterator[Diagnostic]:
+def _stale_tools(doc: SourceDoc, code: CodeIndex) -> Iterator[Diagnostic]:
     hint = "delete it or fix the id"
     if code.unresolved:
         hint += f"; {code.unresolved} guard(s) have ids the scanner cannot resolve (D2S003)"

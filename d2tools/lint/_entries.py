@@ -19,6 +19,7 @@ __all__ = [
     "RoleEntry",
     "SequenceElement",
     "SequenceRule",
+    "mapping",
     "permissions",
     "role_entries",
     "sequence_elements",
@@ -56,6 +57,11 @@ class SequenceElement:
     ref: str
     rule_path: JsonPath
     path: JsonPath
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one: lets callers walk optional sections."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def role_entries(data: Any) -> Iterator[RoleEntry]:
@@ -113,7 +119,7 @@ def sequence_rules(data: Any) -> Iterator[SequenceRule]:
         base: JsonPath = (*entry.path, "sequence")
         mode = "allow"
         if isinstance(node, Mapping):
-            mode = node.get("mode") if node.get("mode") in ("allow", "deny") else "allow"
+            mode = "deny" if node.get("mode") == "deny" else "allow"
             rules, base = node.get("rules"), (*base, "rules")
         else:
             rules = node
@@ -121,7 +127,7 @@ def sequence_rules(data: Any) -> Iterator[SequenceRule]:
             continue
         for i, rule in enumerate(rules):
             if isinstance(rule, Mapping):
-                yield SequenceRule(entry, str(mode), rule, (*base, i))
+                yield SequenceRule(entry, mode, rule, (*base, i))
 
 
 def sequence_elements(data: Any) -> Iterator[SequenceElement]:

@@ -132,6 +132,87 @@ CODES: dict[str, CodeInfo] = {
         _c("D2W005", W, "A tool group lists the same tool twice.", "Delete the repeated member."),
         _c("D2W101", W, "A condition or output rule checks nothing.", "Add an operator or delete the rule."),
         _c(
+            "D2W102",
+            W,
+            "A `matches` pattern is anchored at one end only, but `matches` always matches the whole value.",
+            "Write `.*` on the open side for a search, or use `startsWith`, `endsWith` or `not_matches`.",
+        ),
+        _c(
+            "D2E201",
+            E,
+            "A sequence rule has both (or neither of) `deny` and `allow`.",
+            "Write `{deny: [a, b], reason: ...}` or `{allow: [a, b]}`.",
+        ),
+        _c(
+            "D2E202",
+            E,
+            "A sequence pattern is empty (policy files get D2E005 from the shape check first).",
+            "List the tools in call order.",
+        ),
+        _c(
+            "D2E203",
+            E,
+            "Unknown sequence mode (policy files get D2E005 from the shape check first).",
+            "Use `allow` (the default) or `deny`.",
+        ),
+        _c(
+            "D2E204",
+            E,
+            "`*` is a step of a sequence pattern.",
+            "Name the tools, or declare a `@group` of them under `metadata.tool_groups`.",
+        ),
+        _c(
+            "D2W201",
+            W,
+            "A role declares different sequence modes in different entries; deny mode applies.",
+            "Declare one mode per role.",
+        ),
+        _c(
+            "D2W202",
+            W,
+            "A sequence step names a tool the policy never grants, denies or groups, and it looks like a "
+            "typo (or names an empty group).",
+            "Fix the tool id; a misspelt step never matches, which turns the rule off.",
+        ),
+        _c(
+            "D2W203",
+            W,
+            "A role uses sequence mode `deny` without any `allow` pattern: every call it makes is refused.",
+            "Add `{allow: [first.tool, next.tool]}` workflow steps, or use mode `allow`.",
+        ),
+        _c(
+            "D2E301",
+            E,
+            "`*` is given data-flow labels.",
+            "Name the tools or `@groups` whose data the label describes.",
+        ),
+        _c(
+            "D2E302",
+            E,
+            "A blocked label is never emitted and resembles an emitted one (a typo that would block "
+            "nothing).",
+            "Use the suggested label.",
+        ),
+        _c(
+            "D2W301",
+            W,
+            "A blocked label is emitted by no tool; only `record_fact()` in code can set it.",
+            "Add the tools that produce this data under `data_flow.labels`, or set it from code on purpose.",
+        ),
+        _c(
+            "D2W302",
+            W,
+            "A data-flow entry names a tool the policy never grants, denies or groups, and it looks like a "
+            "typo (or names an empty group).",
+            "Fix the tool id.",
+        ),
+        _c(
+            "D2W303",
+            W,
+            "A data-flow label blocks no tool.",
+            "List tools or `@groups` under the label, or delete it.",
+        ),
+        _c(
             "D2E700",
             E,
             "The policy file cannot be read (missing, unreadable, over the size limit).",

@@ -7,7 +7,7 @@ loop; anything touching storage runs in the thread pool. Errors are JSON
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,26 +51,36 @@ class Api:
     def __init__(self, cp: ControlPlane) -> None:
         self.cp = cp
         self.ingest_limiter = RateLimiter(cp.config.ingest_rate, cp.config.ingest_burst)
+        self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    async def once(self, key: tuple[Any, ...], fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` in the thread pool once for every concurrent request that needs the same refresh."""
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(run_in_threadpool(fn, *args))
+            self._inflight[key] = future
+            future.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(future)
 
     async def principal(self, request: Request, scope: str, need: str) -> Principal:
         token = self.cp.bearer(request.headers.get("authorization"), need)
         hit, record = self.cp.cached_token(token)
         if not hit:
-            record = await run_in_threadpool(self.cp.load_token, token)
+            record = await self.once(("token", token), self.cp.load_token, token)
         checked = self.cp.check_token(record, scope, need)
         name = request.query_params.get("app") or request.headers.get("x-d2-app")
         if checked.app_id is not None:
             hit, app = self.cp.apps.get(checked.app_id)
             if hit and app is not None and (not name or name == app.name):
                 return Principal(checked, app)
-        app = await run_in_threadpool(self.cp.resolve_app, checked, name)
+        app = await self.once(("app", checked.id, name), self.cp.resolve_app, checked, name)
         return Principal(checked, app)
 
     async def bundle(self, request: Request) -> Response:
         who = await self.principal(request, "policy:read", NEED_RUNTIME)
         hit, served = self.cp.cached_bundle(who.app.id)
         if not hit:
-            served = await run_in_threadpool(self.cp.current_bundle, who.app.id)
+            served = await self.once(("bundle", who.app.id), self.cp.current_bundle, who.app.id)
         if served is None:
             raise ApiError(
                 404,
@@ -180,7 +190,3 @@ def create_app(config: ServerConfig, storage: Storage | None = None) -> Starlett
     app = Starlette(routes=routes)
     app.state.control_plane = api.cp
     return app
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True)

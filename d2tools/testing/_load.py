@@ -19,6 +19,7 @@ from d2._source import JsonPath, SourceDoc, parse_policy_text
 from d2.exceptions import ConfigurationError
 
 from ._convert import Converter
+from ._fastcheck import certainly_valid_case
 from ._model import ScenarioFile, ToolSignature
 from ._signature import SignatureError, from_declaration
 from ._table import Expanded, expand_cases
@@ -165,7 +166,9 @@ _CASE_INDEX = re.compile(r"'cases\[(\d+)\]")
 
 def _check_expanded(doc: SourceDoc, expanded: list[Expanded]) -> list[Diagnostic]:
     """Check the shape of cases made from table rows; name the template case and the row."""
-    rows = [e for e in expanded if e.row is not None]
+    rows = [e for e in expanded if e.row is not None and not certainly_valid_case(e.data)]
+    if not rows:
+        return []
     view = _ExpandedDoc(doc, rows)
     out: list[Diagnostic] = []
     for diag in schema_diagnostics(cast(SourceDoc, view), SCHEMA):

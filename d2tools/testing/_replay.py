@@ -77,7 +77,12 @@ class Replayer:
         started = perf_counter()
         state = RequestState(case.user, RequestLog())
         for n, step in enumerate(case.steps, start=1):
-            failure = self._run_step(step, state)
+            try:
+                failure = self._run_step(step, state)
+            except Exception as exc:  # a bug in the runner fails this case, never the whole run
+                failure = Failure(
+                    "error", "a replayable step", f"d2 test failed: {type(exc).__name__}: {exc}", step
+                )
             if failure is not None:
                 return CaseResult(
                     case, Status.FAILED, self.policy.source, failure, n, perf_counter() - started

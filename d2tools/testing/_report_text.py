@@ -76,23 +76,23 @@ def coverage_lines(report: CoverageReport) -> list[str]:
 
 def render_text(result: RunResult, *, quiet: bool = False) -> str:
     """The whole report, ending with exactly ``N passed, N failed`` (``, N skipped`` when any)."""
-    lines: list[str] = []
+    sections: list[list[str]] = []
     if not quiet:
-        lines.extend(case_line(c) for c in result.cases)
-    failed = [c for c in result.cases if c.status is Status.FAILED]
-    for problem in result.problems:
-        lines.append("")
-        lines.extend(problem_block(problem))
-    for case in failed:
-        lines.append("")
-        lines.append(f"FAIL {case.case.nodeid}")
-        lines.extend(f"  {line}" for line in failure_block(case))
+        sections.append([case_line(c) for c in result.cases])
+    sections.extend(problem_block(p) for p in result.problems)
+    for case in result.cases:
+        if case.status is Status.FAILED:
+            sections.append([f"FAIL {case.case.nodeid}", *(f"  {line}" for line in failure_block(case))])
     if result.notes:
-        lines.append("")
-        lines.extend(f"note: {n}" for n in result.notes)
+        sections.append([f"note: {n}" for n in result.notes])
     if result.coverage is not None:
-        lines.append("")
-        lines.extend(coverage_lines(result.coverage))
+        sections.append(coverage_lines(result.coverage))
+    lines: list[str] = []
+    for section in sections:
+        if section:
+            if lines:
+                lines.append("")
+            lines.extend(section)
     if result.deselected:
         lines.append(f"({result.deselected} deselected by -k)")
     lines.append(result.summary())

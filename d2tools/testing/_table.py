@@ -164,9 +164,10 @@ def _fill(
         out: dict[str, Any] = {}
         for k, v in node.items():
             key = _text(k, row) if "{" in k or "}" in k else k
+            child: JsonPath = (*path, key)
             if key != k:
-                origins[(*path, key)] = (*base, *path, k)
-            out[key] = _fill(v, (*path, key), base, row, cells, origins)
+                origins[child] = (*base, *path, k)
+            out[key] = _fill(v, child, base, row, cells, origins)
         return out
     if isinstance(node, list):
         return [_fill(v, (*path, n), base, row, cells, origins) for n, v in enumerate(node)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ._result import RunResult
 
@@ -34,7 +35,7 @@ def watch_paths(
     return roots
 
 
-def _relevant(changes: set[tuple[object, str]]) -> bool:
+def _relevant(changes: Iterable[tuple[Any, str]]) -> bool:
     return any(path.endswith(RELEVANT_SUFFIXES) for _change, path in changes)
 
 

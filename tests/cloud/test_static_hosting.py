@@ -67,7 +67,21 @@ def test_verify_refuses_a_tampered_file(www, tmp_path, capsys) -> None:  # type:
     policy.write_text(POLICY)
     main(["bundle", "keygen", "-o", str(key)])
     main(["bundle", "jwks", "--key", str(key), "-o", str(root / "jwks.json")])
-    main(["bundle", "sign", str(policy), "--key", str(key), "--app", "a", "--version", "2", "-o", str(root / "b.jws")])
+    main(
+        [
+            "bundle",
+            "sign",
+            str(policy),
+            "--key",
+            str(key),
+            "--app",
+            "a",
+            "--version",
+            "2",
+            "-o",
+            str(root / "b.jws"),
+        ]
+    )
     token = (root / "b.jws").read_text().strip()
     head, payload, sig = token.split(".")
     (root / "b.jws").write_text(f"{head}.{payload[:-2]}AA.{sig}")

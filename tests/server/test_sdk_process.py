@@ -130,14 +130,14 @@ def test_publish_revoke_publish_each_picked_up_within_one_poll(app, agents) -> N
     assert agent.call("tool.b")["reason"] == "unknown_tool"
     app.publish_next(V2)
     # One poll interval (plus 10% jitter) and a request; nothing waits for a second poll.
-    assert agent.wait_for("version", 2, timeout=POLL * 1.1 + 1.0) <= POLL * 1.1 + 1.0
+    assert agent.wait_for("version", 2, timeout=POLL * 1.1 + 1.5) <= POLL * 1.1 + 1.5
     assert agent.call("tool.b") == {"ok": True}
     assert app.call("POST", "/v1/policy/revoke", json={}).status_code == 201
-    agent.wait_for("version", 3, timeout=POLL * 1.1 + 1.0)
+    agent.wait_for("version", 3, timeout=POLL * 1.1 + 1.5)
     refused = agent.call("tool.a")
     assert refused["ok"] is False and refused["error"] == "MissingPolicyError"
     app.publish_next(V1)
-    agent.wait_for("version", 4, timeout=POLL * 1.1 + 1.0)
+    agent.wait_for("version", 4, timeout=POLL * 1.1 + 1.5)
     assert agent.call("tool.a") == {"ok": True}
     polls = agent.state()["polls"]
     time.sleep(POLL * 2.5)

@@ -28,9 +28,24 @@ def indent(text: str) -> str:
 @pytest.mark.parametrize(
     ("body", "code", "where", "needle"),
     [
-        ('labels: {"@nope": [SENSITIVE]}\nblocks: {SENSITIVE: [web.post]}', "D2E010", (5, 14), "undefined tool group '@nope'"),
-        ('labels: {db.read: [SENSITIVE]}\nblocks: {SENSITIVE: ["@egres"]}', "D2E010", (6, 26), "did you mean '@egress'?"),
-        ("labels: {db.read: [SENSITIVE]}\nblocks: {SENSITVE: [web.post]}", "D2E302", (6, 14), "did you mean 'SENSITIVE'?"),
+        (
+            'labels: {"@nope": [SENSITIVE]}\nblocks: {SENSITIVE: [web.post]}',
+            "D2E010",
+            (5, 14),
+            "undefined tool group '@nope'",
+        ),
+        (
+            'labels: {db.read: [SENSITIVE]}\nblocks: {SENSITIVE: ["@egres"]}',
+            "D2E010",
+            (6, 26),
+            "did you mean '@egress'?",
+        ),
+        (
+            "labels: {db.read: [SENSITIVE]}\nblocks: {SENSITVE: [web.post]}",
+            "D2E302",
+            (6, 14),
+            "did you mean 'SENSITIVE'?",
+        ),
         ('labels: {"*": [AUDITED]}', "D2E301", (5, 14), "'*' cannot emit"),
         ("labels: {db.read: SENSITIVE}", "D2E003", (5, 23), "must be a list"),
         ("lables: {db.read: [SENSITIVE]}", "D2E002", (5, 5), "did you mean 'labels'?"),
@@ -42,7 +57,9 @@ def test_load_errors(flow: Seq, body: str, code: str, where: tuple[int, int], ne
     assert result.policy is None  # type: ignore[attr-defined]
     errors = [d for d in result.errors if d.code == code]  # type: ignore[attr-defined]
     assert errors, [d.render() for d in result.diagnostics]  # type: ignore[attr-defined]
-    assert any(needle in d.render() and (d.line, d.col) == where for d in errors), [d.render() for d in errors]
+    assert any(needle in d.render() and (d.line, d.col) == where for d in errors), [
+        d.render() for d in errors
+    ]
 
 
 def test_blocked_label_nothing_emits_is_a_warning(flow: Seq) -> None:
@@ -94,14 +111,21 @@ def test_star_in_blocks_refuses_every_tool(flow: Seq) -> None:
             permissions: ["*"]
         """
     )
-    assert flow.play(["log.write", "vault.open", "log.write", "vault.open"], ["r"]) == [True, True, False, False]
+    assert flow.play(["log.write", "vault.open", "log.write", "vault.open"], ["r"]) == [
+        True,
+        True,
+        False,
+        False,
+    ]
     assert "listed via *" in (flow.last_error.detail or "")
 
 
 def test_tables_are_resolved_per_tool_at_load(flow: Seq) -> None:
     result = compile_flow(
         flow,
-        indent('labels: {"@egress": [SENT], db.read: [S, PII]}\nblocks: {S: ["@egress", log.write], PII: [log.write]}'),
+        indent(
+            'labels: {"@egress": [SENT], db.read: [S, PII]}\nblocks: {S: ["@egress", log.write], PII: [log.write]}'
+        ),
     )
     program = result.policy.flow  # type: ignore[attr-defined]
     assert isinstance(program, FlowProgram)

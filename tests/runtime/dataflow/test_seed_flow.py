@@ -91,7 +91,11 @@ def test_hand_set_label_blocks_too(flow: Seq) -> None:
 
 def test_refusal_names_the_label_its_source_and_the_block(flow: Seq) -> None:
     path = flow.load_fixture("seed.yaml")
-    assert flow.play(["analytics.summarize", "secrets.get", "logging.info"], ["researcher"]) == [True, True, False]
+    assert flow.play(["analytics.summarize", "secrets.get", "logging.info"], ["researcher"]) == [
+        True,
+        True,
+        False,
+    ]
     err = flow.last_error
     assert err.reason == d2.Reason.DATA_FLOW and err.tool_id == "logging.info"
     assert err.location == f"{path}:17:33"

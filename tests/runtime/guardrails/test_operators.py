@@ -122,12 +122,16 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 5), st.integers(),
     st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["", "a", "ab", "abc", "é", "1"]), st.text(max_size=8),
 )  # fmt: skip
-values = st.recursive(
+# Scalars drawn directly as well as inside containers: st.recursive alone rarely yields a bare scalar.
+values = st.one_of(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)
+        ),
+        max_leaves=12,
     ),
-    max_leaves=12,
 )
 numbers = st.one_of(st.integers(-10, 10), st.floats(-10, 10, allow_nan=False))
 counts = st.integers(0, 6)

@@ -9,6 +9,8 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 ROWS = [
     {"id": 1, "email": "a@x.io", "ssn": "111-11-1111", "salary": 50_000},
@@ -234,3 +236,48 @@ def test_filter_wins_over_redact_at_one_field(kit: Any) -> None:
 def test_a_value_nothing_changes_comes_back_as_is(kit: Any) -> None:
     value = {"rows": [{"a": 1}], "n": 2}
     assert kit.sanitize("'**.ssn': {action: filter}\nmax_bytes: 1000", value) is value
+
+
+# -- property tests: the walker against plain recursive references ------------------------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["k", "a", "b"]), inner, max_size=3)
+    ),
+    max_leaves=15,
+)
+
+
+def _strip_everywhere(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_everywhere(v) for k, v in value.items() if k != "k"}
+    if isinstance(value, list):
+        return [_strip_everywhere(v) for v in value]
+    return value
+
+
+def _redact_top(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("[REDACTED]" if k == "k" else v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_top(v) for v in value]
+    return value
+
+
+# ``kit`` holds no state, so sharing it across generated inputs is safe.
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=json_values)
+def test_any_depth_filter_equals_a_recursive_strip_and_never_mutates(kit: Any, value: Any) -> None:
+    before = copy.deepcopy(value)
+    assert kit.sanitize("'**.k': {action: filter}", value) == _strip_everywhere(value)
+    assert value == before
+
+
+# ``kit`` holds no state, so sharing it across generated inputs is safe.
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=json_values)
+def test_bare_name_maps_over_lists_and_never_mutates(kit: Any, value: Any) -> None:
+    before = copy.deepcopy(value)
+    assert kit.sanitize("k: {action: redact}", value) == _redact_top(value)
+    assert value == before

@@ -26,8 +26,8 @@ def test_allow_completed_by_the_same_call_overrides_the_deny(seq: Seq) -> None:
     assert seq.play(["db.read", "report.build", "web.post"], ["analyst"]) == [True, True, True]
 
 
-def test_unrelated_allow_earlier_does_not_disable_later_denies(seq: Seq) -> None:
-    """Evasion 2: the anchor let one completed allow pattern switch deny rules off for the request."""
+def test_an_allow_excuses_each_call_that_completes_it_again(seq: Seq) -> None:
+    """The override is decided per call: a later call is excused only if it completes the allow too."""
     seq.load(ALLOW_MODE)
     calls = ["report.build", "web.post", "db.read", "audit.log", "web.post"]
     # web.post #1 completes the allow (nothing to override); web.post #2 completes the allow again
@@ -35,7 +35,8 @@ def test_unrelated_allow_earlier_does_not_disable_later_denies(seq: Seq) -> None
     assert seq.play(calls, ["analyst"]) == [True, True, True, True, True]
 
 
-def test_allow_pattern_not_completed_by_this_call_overrides_nothing(seq: Seq) -> None:
+def test_unrelated_allow_earlier_does_not_disable_later_denies(seq: Seq) -> None:
+    """Evasion 2: the anchor let one completed allow pattern switch deny rules off for the request."""
     seq.load(
         """
         policies:

@@ -23,7 +23,7 @@ REFS = TOOLS + [f"@{g}" for g in GROUPS]
 
 patterns = st.lists(st.sampled_from(REFS), min_size=1, max_size=4)
 histories = st.lists(st.sampled_from(TOOLS), max_size=25)
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def members(ref: str) -> set[str]:
@@ -36,16 +36,23 @@ def completes(pattern: Sequence[str], before: Sequence[str], call: str) -> bool:
         return False
     head = pattern[:-1]
     for positions in itertools.combinations(range(len(before)), len(head)):
-        if all(before[p] in members(ref) for p, ref in zip(positions, head)):
+        if all(before[p] in members(ref) for p, ref in zip(positions, head, strict=True)):
             return True
     return False
 
 
-def compile_rules(rules: list[dict[str, object]], *, mode: str = "allow") -> CompiledPolicy:
-    data = {
-        "metadata": {"tool_groups": GROUPS},
-        "policies": [{"role": "r", "permissions": ["*"], "sequence": {"mode": mode, "rules": rules}}],
-    }
+def compile_rules(
+    rules: list[dict[str, object]],
+    *,
+    mode: str = "allow",
+    more: dict[str, tuple[str, list[dict[str, object]]]] | None = None,
+) -> CompiledPolicy:
+    entries = [{"role": "r", "permissions": ["*"], "sequence": {"mode": mode, "rules": rules}}]
+    for role, (role_mode, role_rules) in (more or {}).items():
+        entries.append(
+            {"role": role, "permissions": ["*"], "sequence": {"mode": role_mode, "rules": role_rules}}
+        )
+    data = {"metadata": {"tool_groups": GROUPS}, "policies": entries}
     result = compile_policy(parse_policy_text(json.dumps(data), "prop.json"))
     assert result.policy is not None, [d.render() for d in result.errors]
     return result.policy
@@ -71,8 +78,8 @@ def test_completion_matches_brute_force(pats: list[list[str]], history: list[str
     assert rebuilt.progress == log.progress
 
 
-def run(policy: CompiledPolicy, calls: list[str]) -> list[bool]:
-    state = RequestState(UserContext("u", frozenset({"r"})), RequestLog())
+def run(policy: CompiledPolicy, calls: list[str], roles: frozenset[str] = frozenset({"r"})) -> list[bool]:
+    state = RequestState(UserContext("u", roles), RequestLog())
     out = []
     for call in calls:
         try:
@@ -89,7 +96,9 @@ rules_st = st.lists(st.tuples(st.sampled_from(["deny", "allow"]), patterns), min
 
 @SETTINGS
 @given(rules_st, histories)
-def test_allow_mode_decisions_match_the_reference_model(rules: list[tuple[str, list[str]]], calls: list[str]) -> None:
+def test_allow_mode_decisions_match_the_reference_model(
+    rules: list[tuple[str, list[str]]], calls: list[str]
+) -> None:
     """Refused iff some deny completes and no allow completes with the same call; refusals are not recorded."""
     policy = compile_rules([{kind: p} for kind, p in rules])
     accepted: list[str] = []
@@ -123,7 +132,9 @@ def graph_permits(allows: list[list[str]], previous: str | None, call: str) -> b
 
 @SETTINGS
 @given(rules_st, histories)
-def test_deny_mode_decisions_match_the_reference_model(rules: list[tuple[str, list[str]]], calls: list[str]) -> None:
+def test_deny_mode_decisions_match_the_reference_model(
+    rules: list[tuple[str, list[str]]], calls: list[str]
+) -> None:
     """Refused iff a deny completes, or no start/edge/one-element pattern permits the step."""
     policy = compile_rules([{kind: p} for kind, p in rules], mode="deny")
     allows = [p for kind, p in rules if kind == "allow"]
@@ -136,3 +147,42 @@ def test_deny_mode_decisions_match_the_reference_model(rules: list[tuple[str, li
         if ok:
             accepted.append(call)
     assert run(policy, calls) == expected
+
+
+def role_refuses(mode: str, rules: list[tuple[str, list[str]]], accepted: list[str], call: str) -> bool:
+    """One role's own verdict, by the reference model of its mode."""
+    denied = any(completes(p, accepted, call) for kind, p in rules if kind == "deny")
+    if mode == "deny":
+        allows = [p for kind, p in rules if kind == "allow"]
+        return denied or not graph_permits(allows, accepted[-1] if accepted else None, call)
+    return denied and not any(completes(p, accepted, call) for kind, p in rules if kind == "allow")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["allow", "deny"]), rules_st, st.sampled_from(["allow", "deny"]), rules_st, histories)
+def test_each_role_of_a_user_decides_on_its_own(
+    mode_r: str,
+    rules_r: list[tuple[str, list[str]]],
+    mode_s: str,
+    rules_s: list[tuple[str, list[str]]],
+    calls: list[str],
+) -> None:
+    """A user holding two roles is refused when either role refuses; allows excuse only their own role."""
+    policy = compile_rules(
+        [{kind: p} for kind, p in rules_r],
+        mode=mode_r,
+        more={"s": (mode_s, [{kind: p} for kind, p in rules_s])},
+    )
+    accepted: list[str] = []
+    expected = []
+    for call in calls:
+        ok = not role_refuses(mode_r, rules_r, accepted, call) and not role_refuses(
+            mode_s, rules_s, accepted, call
+        )
+        expected.append(ok)
+        if ok:
+            accepted.append(call)
+    if policy.sequence is None:
+        assert all(expected)
+        return
+    assert run(policy, calls, frozenset({"r", "s"})) == expected

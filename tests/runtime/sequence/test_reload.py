@@ -83,5 +83,8 @@ def test_restriction_in_deny_mode(seq: Seq) -> None:
 
 def test_restriction_sequence_errors_name_the_fragment_path(seq: Seq) -> None:
     seq.load(OPEN)
-    with d2.set_user_context("u", ["analyst"]), pytest.raises(d2.ConfigurationError, match="undefined tool group"):
+    with (
+        d2.set_user_context("u", ["analyst"]),
+        pytest.raises(d2.ConfigurationError, match="undefined tool group"),
+    ):
         d2.restrict(sequence=[{"deny": ["@nope", "web.post"]}])

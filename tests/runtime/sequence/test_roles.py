@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import d2
 from d2._context import acting_as

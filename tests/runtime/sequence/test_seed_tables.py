@@ -20,7 +20,10 @@ EXFILTRATION_TABLE = [
     (["database:read_users", "analytics:summarize", "web:http_post"], [True, True, False]),
     # Subsequence match: an innocent step in between does not launder the pattern.
     (["database:read_users", "other:tool", "web:http_post"], [True, True, False]),
-    (["database:read_users", "other:tool", "other:tool", "analytics:summarize", "web:http_post"], [True] * 4 + [False]),
+    (
+        ["database:read_users", "other:tool", "other:tool", "analytics:summarize", "web:http_post"],
+        [True] * 4 + [False],
+    ),
     # Order matters: egress before the read is fine, and so is the read afterwards.
     (["web:http_post", "database:read_users"], [True, True]),
 ]
@@ -72,7 +75,12 @@ def test_safe_workflow_walkthrough(seq: Seq) -> None:
     ("scenario", "calls", "roles", "expected"),
     [
         ("direct leak", ["database.read_users", "web.http_request"], ["research_agent"], [True, False]),
-        ("safe internal workflow", ["analytics.summarize", "database.read_users"], ["research_agent"], [True, True]),
+        (
+            "safe internal workflow",
+            ["analytics.summarize", "database.read_users"],
+            ["research_agent"],
+            [True, True],
+        ),
         (
             "hiding the trail",
             ["database.read_users", "analytics.summarize", "web.http_request"],

@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(cli, command: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_command_has_help_with_an_example(cli, command: str) -> None:
     result = cli(command, "--help")
     assert result.code == 0
     assert "Example" in result.out and f"d2 {command}" in result.out
 
 
-def test_top_level_help_lists_the_commands(cli) -> None:  # type: ignore[no-untyped-def]
+def test_top_level_help_lists_the_commands(cli) -> None:
     result = cli("--help")
     assert result.code == 0
     for command in COMMANDS:
@@ -43,11 +43,11 @@ def test_top_level_help_lists_the_commands(cli) -> None:  # type: ignore[no-unty
         (),
     ],
 )
-def test_usage_errors_exit_2(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_usage_errors_exit_2(cli, args: tuple[str, ...]) -> None:
     assert cli(*args).code == 2
 
 
-def test_machine_output_has_no_colour_codes(cli, lint_policy_with_findings: Path) -> None:  # type: ignore[no-untyped-def]
+def test_machine_output_has_no_colour_codes(cli, lint_policy_with_findings: Path) -> None:
     for fmt in ("text", "json", "github", "sarif"):
         result = cli("lint", "--format", fmt, lint_policy_with_findings)
         assert result.code == 1 and "\x1b[" not in result.out
@@ -66,7 +66,9 @@ def test_colour_only_on_a_tty_and_never_with_no_color(monkeypatch: pytest.Monkey
     assert _common.use_color(_Tty()) is False
 
 
-def test_console_off_a_tty_is_plain_and_does_not_wrap(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_console_off_a_tty_is_plain_and_does_not_wrap(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     console = _common.make_console()
     assert console.no_color and not console.is_terminal
     console.print("[bold]x[/bold] " + "y" * 150)
@@ -90,7 +92,9 @@ def test_optional_command_module_may_be_absent_but_not_broken(monkeypatch: pytes
         app._import_command("cmd_test")  # a missing dependency of an existing module must surface
     with pytest.raises(ModuleNotFoundError):
         monkeypatch.setattr(
-            app.importlib, "import_module", lambda n, p=None: (_ for _ in ()).throw(ModuleNotFoundError(name=n))
+            app.importlib,
+            "import_module",
+            lambda n, p=None: (_ for _ in ()).throw(ModuleNotFoundError(name=n)),
         )
         app._import_command("cmd_lint")  # our own commands are never optional
 
@@ -104,7 +108,11 @@ def test_python_dash_m_d2_reaches_the_cli() -> None:
 
 def test_console_script_exit_codes(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from d2tools.cli import main; sys.exit(main(['lint', 'missing.yaml']))"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from d2tools.cli import main; sys.exit(main(['lint', 'missing.yaml']))",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -122,3 +130,27 @@ def test_import_d2_stays_light() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]"
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from d2tools.cli._progress import MIN_FILES_FOR_BAR, scan_progress
+
+    with scan_progress() as callback:
+        assert callback is None  # captured stderr is not a terminal
+
+    class FakeTty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    fake = FakeTty()
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys, "stderr", fake)
+    with scan_progress() as callback:
+        assert callback is not None
+        callback(0, MIN_FILES_FOR_BAR)
+        callback(MIN_FILES_FOR_BAR, MIN_FILES_FOR_BAR)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with scan_progress() as callback:
+        assert callback is None

@@ -32,12 +32,12 @@ policies:
 """
 
 
-def _diagnose_json(cli, *args: str) -> tuple[int, dict]:  # type: ignore[no-untyped-def, type-arg]
+def _diagnose_json(cli, *args: str) -> tuple[int, dict]:
     result = cli("diagnose", "--format", "json", *args)
     return result.code, json.loads(result.out)
 
 
-def test_reports_counts_expiry_and_limits(cli, write_policy) -> None:  # type: ignore[no-untyped-def]
+def test_reports_counts_expiry_and_limits(cli, write_policy) -> None:
     path = write_policy(POLICY)
     code, doc = _diagnose_json(cli, "--policy", str(path))
     assert code == 0 and doc["ok"] is True
@@ -51,10 +51,12 @@ def test_reports_counts_expiry_and_limits(cli, write_policy) -> None:  # type: i
     }
     assert doc["policy"]["name"] == "shop" and doc["policy"]["found_via"] == "argument"
     assert doc["expires"].startswith("2999-01-01")
-    assert doc["limits"]["size_bytes"] == path.stat().st_size and doc["limits"]["max_bytes"] == 16 * 1024 * 1024
+    assert (
+        doc["limits"]["size_bytes"] == path.stat().st_size and doc["limits"]["max_bytes"] == 16 * 1024 * 1024
+    )
 
 
-def test_discovery_order_is_the_runtimes(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_discovery_order_is_the_runtimes(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -71,7 +73,9 @@ def test_discovery_order_is_the_runtimes(cli, tmp_path: Path, monkeypatch: pytes
     assert _diagnose_json(cli)[1]["policy"]["found_via"] == "D2_POLICY_FILE"
 
 
-def test_text_output_names_the_path_and_how_it_was_found(cli, write_policy, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_text_output_names_the_path_and_how_it_was_found(
+    cli, write_policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_policy(POLICY)
     monkeypatch.setenv("D2_POLICY_FILE", str(path))
     result = cli("diagnose")
@@ -80,14 +84,14 @@ def test_text_output_names_the_path_and_how_it_was_found(cli, write_policy, monk
     assert "Sequence rules   1" in result.out and result.out.rstrip().endswith("OK: 0 error(s), 0 warning(s)")
 
 
-def test_missing_policy_fails(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_missing_policy_fails(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, doc = _diagnose_json(cli)
     assert code == 1 and doc["ok"] is False and "no policy file found" in doc["problems"][0]
     assert cli("diagnose").code == 1
 
 
-def test_invalid_or_expired_policy_fails(cli, write_policy) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_or_expired_policy_fails(cli, write_policy) -> None:
     expired = write_policy(POLICY.replace("2999-01-01", "2001-01-01"), "expired.yaml")
     code, doc = _diagnose_json(cli, "--policy", str(expired))
     assert code == 1 and [d["code"] for d in doc["diagnostics"]] == ["D2E701"]
@@ -96,7 +100,7 @@ def test_invalid_or_expired_policy_fails(cli, write_policy) -> None:  # type: ig
     assert result.code == 1 and "D2E002" in result.out and "would not load" in result.out
 
 
-def test_bad_size_limit_setting_is_a_problem(cli, write_policy, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_bad_size_limit_setting_is_a_problem(cli, write_policy, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("D2_MAX_POLICY_BYTES", "lots")
     code, doc = _diagnose_json(cli, "--policy", str(write_policy(POLICY)))
     assert code == 1 and any("D2_MAX_POLICY_BYTES" in p for p in doc["problems"])

@@ -22,7 +22,7 @@ FOUND = {
 }
 
 
-def test_writes_a_commented_starter_that_loads(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_writes_a_commented_starter_that_loads(cli, billing: Path) -> None:
     Path("policy.yaml").unlink()
     result = cli("init", "--path", "app")
     assert result.code == 0, result.err
@@ -40,7 +40,7 @@ def test_writes_a_commented_starter_that_loads(cli, billing: Path) -> None:  # t
     assert "Wrote policy.yaml: 5 tool(s)" in result.err and "D2S003" in result.err
 
 
-def test_refuses_to_overwrite_without_force(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_to_overwrite_without_force(cli, billing: Path) -> None:
     before = Path("policy.yaml").read_text(encoding="utf-8")
     result = cli("init", "--path", "app")
     assert result.code == 1 and "--force" in result.err
@@ -49,7 +49,7 @@ def test_refuses_to_overwrite_without_force(cli, billing: Path) -> None:  # type
     assert Path("policy.yaml").read_text(encoding="utf-8") != before
 
 
-def test_stdout_json_round_trips(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_stdout_json_round_trips(cli, billing: Path) -> None:
     result = cli("init", "--path", "app", "--stdout", "--format", "json")
     assert result.code == 0
     doc = json.loads(result.out)
@@ -60,13 +60,13 @@ def test_stdout_json_round_trips(cli, billing: Path) -> None:  # type: ignore[no
     assert compile_policy(parse_policy_text(result.out, "starter.json")).policy is not None
 
 
-def test_output_suffix_picks_the_format(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_output_suffix_picks_the_format(cli, billing: Path) -> None:
     assert cli("init", "--path", "app", "--output", "out/policy.json").code == 0
     assert json.loads(Path("out/policy.json").read_text(encoding="utf-8"))["policies"][0]["role"] == "admin"
     assert cli("init", "--path", "app", "--stdout", "--format", "sarif").code == 2
 
 
-def test_default_output_is_discovered_by_the_runtime(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_default_output_is_discovered_by_the_runtime(cli, billing: Path) -> None:
     from d2._discovery import discover_policy
 
     Path("policy.yaml").unlink()
@@ -74,9 +74,9 @@ def test_default_output_is_discovered_by_the_runtime(cli, billing: Path) -> None
     assert discover_policy().path.resolve() == (billing / "policy.yaml").resolve()
 
 
-def test_ids_that_need_quoting_survive(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_ids_that_need_quoting_survive(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    ids = ["true", "123", "a: b", "#x", "- y", "it's \"q\"", "ünï"]
+    ids = ["true", "123", "a: b", "#x", "- y", 'it\'s "q"', "ünï"]
     body = "\n".join(f"@d2_guard({tool_id!r})\ndef f{i}() -> None: ...\n" for i, tool_id in enumerate(ids))
     Path("mod.py").write_text(f"from d2 import d2_guard\n\n{body}", encoding="utf-8")
     result = cli("init", "--stdout")
@@ -85,7 +85,9 @@ def test_ids_that_need_quoting_survive(cli, tmp_path: Path, monkeypatch: pytest.
     assert policy is not None and policy.tools_for("developer") == frozenset(ids)
 
 
-def test_no_tools_still_writes_a_loadable_policy(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_no_tools_still_writes_a_loadable_policy(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     Path("plain.py").write_text("x = 1\n", encoding="utf-8")
     result = cli("init", "--stdout")
@@ -93,9 +95,13 @@ def test_no_tools_still_writes_a_loadable_policy(cli, tmp_path: Path, monkeypatc
     assert compile_policy(parse_policy_text(result.out, "p.yaml")).policy is not None
 
 
-def test_skips_virtualenvs_build_output_and_gitignored_files(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_skips_virtualenvs_build_output_and_gitignored_files(cli, billing: Path) -> None:
     guarded = 'from d2 import d2_guard\n\n@d2_guard("{}")\ndef f() -> None: ...\n'
-    for directory, tool_id in ((".venv/lib", "venv.tool"), ("build", "build.tool"), ("ignored", "ignored.tool")):
+    for directory, tool_id in (
+        (".venv/lib", "venv.tool"),
+        ("build", "build.tool"),
+        ("ignored", "ignored.tool"),
+    ):
         Path(directory).mkdir(parents=True)
         Path(directory, "m.py").write_text(guarded.format(tool_id), encoding="utf-8")
     Path(".gitignore").write_text("ignored/\n", encoding="utf-8")
@@ -109,7 +115,7 @@ def test_skips_virtualenvs_build_output_and_gitignored_files(cli, billing: Path)
         assert tool_id not in result.out
 
 
-def test_scan_errors_fail_after_writing(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_scan_errors_fail_after_writing(cli, billing: Path) -> None:
     Path("app/broken.py").write_text("from d2 import d2_guard\n\ndef oops(:\n", encoding="utf-8")
     result = cli("init", "--path", "app", "--stdout")
     assert result.code == 1
@@ -120,7 +126,7 @@ def test_scan_errors_fail_after_writing(cli, billing: Path) -> None:  # type: ig
 # -- --check ------------------------------------------------------------------------------------------
 
 
-def test_check_passes_when_code_and_policy_agree(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_passes_when_code_and_policy_agree(cli, billing: Path) -> None:
     Path("policy.yaml").unlink()
     assert cli("init", "--path", "app").code == 0
     result = cli("init", "--check", "--path", "app")
@@ -128,16 +134,18 @@ def test_check_passes_when_code_and_policy_agree(cli, billing: Path) -> None:  #
     assert "policy.yaml matches the code: 5 guarded tool(s)" in result.out
 
 
-def test_check_reports_drift_both_ways(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_reports_drift_both_ways(cli, billing: Path) -> None:
     result = cli("init", "--check", "--path", "app")
     assert result.code == 1
     lines = result.out.splitlines()
     assert any(line.startswith("app/billing.py:29:1: D2E710 'reports.run' is guarded here") for line in lines)
-    assert any(line.startswith("policy.yaml:19:9: D2E711 'legacy.export' is named in the policy") for line in lines)
+    assert any(
+        line.startswith("policy.yaml:19:9: D2E711 'legacy.export' is named in the policy") for line in lines
+    )
     assert "1 tool(s) guarded in code but not named in the policy, 1 named in the policy" in result.out
 
 
-def test_check_counts_group_members_but_not_star(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_counts_group_members_but_not_star(cli, billing: Path) -> None:
     Path("policy.yaml").write_text(
         """\
 metadata:
@@ -153,12 +161,16 @@ policies:
     )
     result = cli("init", "--check", "--path", "app", "--format", "json")
     doc = json.loads(result.out)
-    drift = [(d["code"], d["message"].split("'")[1]) for d in doc["diagnostics"] if d["code"].startswith("D2E71")]
+    drift = [
+        (d["code"], d["message"].split("'")[1]) for d in doc["diagnostics"] if d["code"].startswith("D2E71")
+    ]
     assert drift == [("D2E710", "app.billing.Admin.Users.delete")]
     assert result.code == 1
 
 
-def test_check_finds_the_policy_like_the_pre_commit_hook_does(cli, billing: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_check_finds_the_policy_like_the_pre_commit_hook_does(
+    cli, billing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shutil.move("policy.yaml", "elsewhere.yaml")
     assert cli("init", "--check").code == 2  # no ./policy.* and no --policy
     assert cli("init", "--check", "--policy", "elsewhere.yaml").code == 1
@@ -167,7 +179,7 @@ def test_check_finds_the_policy_like_the_pre_commit_hook_does(cli, billing: Path
     assert cli("init", "--check", "--stdout").code == 2
 
 
-def test_check_sarif_and_github_formats(cli, billing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_sarif_and_github_formats(cli, billing: Path) -> None:
     sarif = json.loads(cli("init", "--check", "--path", "app", "-f", "sarif").out)
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == {"D2E710", "D2E711", "D2S003"}
     github = cli("init", "--check", "--path", "app", "-f", "github").out

@@ -42,11 +42,11 @@ policies:
 
 
 @pytest.fixture
-def policy(write_policy) -> Path:  # type: ignore[no-untyped-def]
+def policy(write_policy) -> Path:
     return write_policy(POLICY)  # type: ignore[no-any-return]
 
 
-def test_tree_shows_roles_tools_conditions_sequences_and_flow(cli, policy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_tree_shows_roles_tools_conditions_sequences_and_flow(cli, policy: Path) -> None:
     result = cli("inspect", "--policy", policy)
     assert result.code == 0, result.err
     out = result.out
@@ -55,7 +55,7 @@ def test_tree_shows_roles_tools_conditions_sequences_and_flow(cli, policy: Path)
         "* every tool",
         "role support",
         "billing.refund  line 17",
-        'amount  type: int, min: 1, max: 100',
+        "amount  type: int, min: 1, max: 100",
         'currency  in: ["EUR", "USD"]',
         "card  action: redact",
         "users.delete  DENY",
@@ -68,14 +68,14 @@ def test_tree_shows_roles_tools_conditions_sequences_and_flow(cli, policy: Path)
         assert text in out, text
 
 
-def test_filters_by_role_and_tool(cli, policy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_filters_by_role_and_tool(cli, policy: Path) -> None:
     out = cli("inspect", "-p", policy, "--role", "support", "--tool", "web.post").out
     assert "role admin" not in out and "billing.refund" not in out
     assert "web.post" in out and "sequence deny [billing.read → web.post]" in out
     assert cli("inspect", "-p", policy, "--role", "suport").code == 2
 
 
-def test_json_view_keeps_conditions_verbatim(cli, policy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_json_view_keeps_conditions_verbatim(cli, policy: Path) -> None:
     doc = json.loads(cli("inspect", "-p", policy, "--format", "json").out)
     support = next(r for r in doc["roles"] if r["role"] == "support")
     refund = next(t for t in support["tools"] if t["tool"] == "billing.refund")
@@ -85,7 +85,7 @@ def test_json_view_keeps_conditions_verbatim(cli, policy: Path) -> None:  # type
     assert doc["data_flow"]["blocks"] == {"pii": ["@exfil"]}
 
 
-def test_conditions_of_any_valid_shape_render(cli, write_policy) -> None:  # type: ignore[no-untyped-def]
+def test_conditions_of_any_valid_shape_render(cli, write_policy) -> None:
     path = write_policy(
         """\
 policies:
@@ -108,15 +108,39 @@ policies:
     assert "max_bytes  1000" in result.out and "items.*.ssn  action: redact" in result.out
 
 
-def test_explain_allowed_names_the_grant(cli, policy: Path) -> None:  # type: ignore[no-untyped-def]
-    result = cli("inspect", "-p", policy, "--explain", "support", "billing.refund", "--arg", "amount=50", "--arg", "currency=EUR")
+def test_explain_allowed_names_the_grant(cli, policy: Path) -> None:
+    result = cli(
+        "inspect",
+        "-p",
+        policy,
+        "--explain",
+        "support",
+        "billing.refund",
+        "--arg",
+        "amount=50",
+        "--arg",
+        "currency=EUR",
+    )
     assert result.code == 0
     assert f"ALLOWED by the grant at {policy}:17:9" in result.out
     assert f"output rules at {policy}:" in result.out
 
 
-def test_explain_input_violation_names_the_condition(cli, policy: Path) -> None:  # type: ignore[no-untyped-def]
-    result = cli("inspect", "-p", policy, "--explain", "support", "billing.refund", "-a", "amount=500", "-a", "currency=EUR", "-f", "json")
+def test_explain_input_violation_names_the_condition(cli, policy: Path) -> None:
+    result = cli(
+        "inspect",
+        "-p",
+        policy,
+        "--explain",
+        "support",
+        "billing.refund",
+        "-a",
+        "amount=500",
+        "-a",
+        "currency=EUR",
+        "-f",
+        "json",
+    )
     assert result.code == 1
     doc = json.loads(result.out)
     assert doc["allowed"] is False and doc["reason"] == "input_validation"
@@ -133,32 +157,36 @@ def test_explain_input_violation_names_the_condition(cli, policy: Path) -> None:
         ("support", "web.post", "data_flow"),
     ],
 )
-def test_explain_denials_carry_reason_and_location(cli, policy: Path, role: str, tool: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_explain_denials_carry_reason_and_location(
+    cli, policy: Path, role: str, tool: str, reason: str
+) -> None:
     args = ["--history", "db.read"] if reason == "data_flow" else []
     result = cli("inspect", "-p", policy, "--explain", role, tool, *args, "-f", "json")
     doc = json.loads(result.out)
     assert result.code == 1 and doc["reason"] == reason and doc["location"]
 
 
-def test_explain_sequence_with_history(cli, policy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_explain_sequence_with_history(cli, policy: Path) -> None:
     result = cli("inspect", "-p", policy, "--explain", "support", "web.post", "--history", "billing.read")
     assert result.code == 1
     assert "DENIED (sequence_violation)" in result.out and "after: billing.read" in result.out
-    assert cli("inspect", "-p", policy, "--explain", "admin", "web.post", "--history", "billing.read").code == 0
+    assert (
+        cli("inspect", "-p", policy, "--explain", "admin", "web.post", "--history", "billing.read").code == 0
+    )
 
 
-def test_explain_expired_policy_denies(cli, write_policy) -> None:  # type: ignore[no-untyped-def]
+def test_explain_expired_policy_denies(cli, write_policy) -> None:
     path = write_policy(POLICY.replace("  name: shop\n", '  name: shop\n  expires: "2001-01-01T00:00:00Z"\n'))
     result = cli("inspect", "-p", path, "--explain", "admin", "anything", "-f", "json")
     assert result.code == 1 and json.loads(result.out)["reason"] == "policy_expired"
 
 
-def test_explain_usage_errors(cli, policy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_explain_usage_errors(cli, policy: Path) -> None:
     assert cli("inspect", "-p", policy, "--explain", "nobody", "x").code == 2
     assert cli("inspect", "-p", policy, "--explain", "support", "x", "--arg", "novalue").code == 2
 
 
-def test_invalid_policy_fails_with_its_diagnostics(cli, write_policy) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_policy_fails_with_its_diagnostics(cli, write_policy) -> None:
     path = write_policy("policies:\n  - role: a\n    permissions: [x]\n    extra: 1\n")
     result = cli("inspect", "-p", path)
     assert result.code == 1 and "D2E002" in result.err and "role a" in result.out

@@ -18,14 +18,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 SNAPSHOT = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "d2", "d2tools", "schemas")
-APP = '''\
+APP = """\
 from d2 import d2_guard
 
 
 @d2_guard("billing.read")
 def read(account: str) -> str:
     return account
-'''
+"""
 GOOD = 'policies:\n  - role: viewer\n    permissions: ["billing.read"]\n'
 BAD = "policies:\n  - role: viewer\n    permissions:\n      - tool: billing.read\n        conditions:\n          input:\n            account: {minimum: 1}\n"
 
@@ -70,13 +70,17 @@ def _project(tmp_path: Path, policy: str) -> Path:
     return project
 
 
-def _try(project: Path, hook_repo: tuple[Path, dict[str, str]], hook: str) -> subprocess.CompletedProcess[str]:
+def _try(
+    project: Path, hook_repo: tuple[Path, dict[str, str]], hook: str
+) -> subprocess.CompletedProcess[str]:
     repo, env = hook_repo
     cmd = ["pre-commit", "try-repo", str(repo), hook, "--all-files", "--color", "never"]
     return subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=900)
 
 
-def test_lint_hook_passes_a_good_policy_and_fails_a_bad_one(tmp_path: Path, hook_repo: tuple[Path, dict[str, str]]) -> None:
+def test_lint_hook_passes_a_good_policy_and_fails_a_bad_one(
+    tmp_path: Path, hook_repo: tuple[Path, dict[str, str]]
+) -> None:
     project = _project(tmp_path, GOOD)
     good = _try(project, hook_repo, "d2-lint")
     assert good.returncode == 0, good.stdout + good.stderr

@@ -47,14 +47,18 @@ def test_unreadable_file_is_a_diagnostic(tmp_path: Path) -> None:
     assert "absent.yaml" in diags[0].message
 
 
-def test_oversized_file_is_a_diagnostic(write_policy: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_file_is_a_diagnostic(
+    write_policy: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_policy(POLICY)
     monkeypatch.setenv("D2_MAX_POLICY_BYTES", "10")
     diags = lint_file(path).diagnostics
     assert [d.code for d in diags] == ["D2E700"] and "limit" in diags[0].message
 
 
-def test_shadowed_grant_needs_every_role_of_the_entry_to_hold_star(write_policy: Callable[[str], Path]) -> None:
+def test_shadowed_grant_needs_every_role_of_the_entry_to_hold_star(
+    write_policy: Callable[[str], Path],
+) -> None:
     path = write_policy(
         """\
 policies:
@@ -132,7 +136,10 @@ policies:
 """,
         encoding="utf-8",
     )
-    found = {(d.code, d.line, d.col) for d in lint_file(Path("policy.yaml"), code=scan_code([Path("app")])).diagnostics}
+    found = {
+        (d.code, d.line, d.col)
+        for d in lint_file(Path("policy.yaml"), code=scan_code([Path("app")])).diagnostics
+    }
     assert found == {("D2W704", 3, 29), ("D2E702", 11, 13)}
 
 

@@ -17,9 +17,20 @@ from d2tools.report import FORMATS, Report, get_reporter, render
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lint" / "codes"
 
 SAMPLE = (
-    Diagnostic("D2E101", "unknown operator 'minimum'", Severity.ERROR, "policy.yaml", 12, 9, ("policies", 0), "did you mean 'min'?"),
+    Diagnostic(
+        "D2E101",
+        "unknown operator 'minimum'",
+        Severity.ERROR,
+        "policy.yaml",
+        12,
+        9,
+        ("policies", 0),
+        "did you mean 'min'?",
+    ),
     Diagnostic("D2W002", "tool group 'x' is never used", Severity.WARNING, "dir with space/p,1.yaml", 3, 5),
-    Diagnostic("D2X999", "a code no catalogue knows: 100% odd\nsecond line", Severity.WARNING, "a:b.yaml", 1, 1),
+    Diagnostic(
+        "D2X999", "a code no catalogue knows: 100% odd\nsecond line", Severity.WARNING, "a:b.yaml", 1, 1
+    ),
 )
 REPORT = Report(SAMPLE, ("policy.yaml", "dir with space/p,1.yaml", "a:b.yaml"), "d2", "0.1.0")
 
@@ -28,14 +39,24 @@ _GITHUB = re.compile(r"^::(?P<kind>error|warning) (?P<props>[^:]*)::(?P<data>.*)
 
 
 def _unescape(text: str) -> str:
-    return text.replace("%0A", "\n").replace("%0D", "\r").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
+    return (
+        text.replace("%0A", "\n")
+        .replace("%0D", "\r")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
+    )
 
 
 def _github(line: str) -> dict[str, str]:
     match = _GITHUB.match(line)
     assert match, line
     props = dict(p.split("=", 1) for p in match["props"].split(","))
-    return {"kind": match["kind"], **{k: _unescape(v) for k, v in props.items()}, "data": _unescape(match["data"])}
+    return {
+        "kind": match["kind"],
+        **{k: _unescape(v) for k, v in props.items()},
+        "data": _unescape(match["data"]),
+    }
 
 
 def test_every_format_has_a_reporter_module() -> None:
@@ -62,7 +83,16 @@ def test_json_round_trips_every_field() -> None:
     doc = json.loads(render("json", REPORT))
     assert doc["version"] == 1 and doc["summary"] == {"errors": 1, "warnings": 2, "files": 3}
     back = [
-        Diagnostic(d["code"], d["message"], Severity(d["severity"]), d["file"], d["line"], d["col"], tuple(d["path"]), d["hint"])
+        Diagnostic(
+            d["code"],
+            d["message"],
+            Severity(d["severity"]),
+            d["file"],
+            d["line"],
+            d["col"],
+            tuple(d["path"]),
+            d["hint"],
+        )
         for d in doc["diagnostics"]
     ]
     assert tuple(back) == SAMPLE
@@ -135,7 +165,10 @@ def test_sarif_is_structurally_valid_and_maps_back() -> None:
     assert [r["level"] for r in results] == ["error", "warning", "warning"]
     region = results[0]["locations"][0]["physicalLocation"]["region"]
     assert (region["startLine"], region["startColumn"]) == (12, 9)
-    assert results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "dir%20with%20space/p%2C1.yaml"
+    assert (
+        results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        == "dir%20with%20space/p%2C1.yaml"
+    )
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     assert rules["D2E101"]["shortDescription"]["text"] == CODES["D2E101"].title
     assert "shortDescription" not in rules["D2X999"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import d2
@@ -186,21 +184,32 @@ def test_declared_parameters_win_over_scanned_ones(project: Writer) -> None:
     assert run(["."], code=["src"]).ok
 
 
-def test_runtime_agreement_the_guard_decides_the_same(project: Writer, tmp_path: Path) -> None:
-    """The guard on the real function and the replay agree on a default-validating call."""
-    policy = project("policy.yaml", POLICY)
+def test_runtime_agreement_the_guard_decides_the_same(project: Writer) -> None:
+    """The guard on the real function and the replay agree on a call whose default fails a condition."""
+    policy = project("policy.yaml", POLICY.replace("db.read", "agreement.read"))
     d2.configure_rbac_sync(policy)
 
-    @d2.d2_guard("db.read")
+    @d2.d2_guard("agreement.read")
     def read(limit: int, offset: int = -1) -> int:
         return limit
 
-    with d2.set_user_context("u", ["analyst"]), pytest.raises(d2.PermissionDeniedError) as info:
-        read(5)
+    with d2.set_user_context("u", ["analyst"]):
+        with pytest.raises(d2.PermissionDeniedError) as info:
+            read(5)
+        assert read(5, 0) == 5
     project(
         "s.d2test.yaml",
-        'tools: {db.read: "(limit, offset=-1)"}\ncases: [{name: c, roles: [analyst], steps: [{call: db.read, args: [5], expect: {deny: input_validation}}]}]\n',
+        """
+        tools: {agreement.read: "(limit, offset=-1)"}
+        cases:
+          - name: c
+            roles: [analyst]
+            steps:
+              - {call: agreement.read, args: [5], expect: {deny: input_validation, rule: 8}}
+              - {call: agreement.read, args: [5, 0]}
+        """,
     )
     result = run(["s.d2test.yaml"])
-    assert result.ok
+    assert result.ok, result.cases[0].failure
     assert info.value.reason == "input_validation"
+    assert info.value.location is not None and info.value.location.endswith(":8:33")

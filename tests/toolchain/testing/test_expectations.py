@@ -227,3 +227,29 @@ def test_rule_file_matches_by_path_suffix() -> None:
     assert not ref.matches("/repo/other/p.yaml:3:5")
     assert not ref.matches("/repo/policies/p.yaml")
     assert not ref.matches(None)
+
+
+def test_a_runner_bug_fails_one_case_not_the_run(project: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import d2tools.testing._replay as replay
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(replay, "check_step", broken)
+    project("policy.yaml", RBAC_POLICY)
+    project("s.d2test.yaml", "cases:\n  - {name: a, steps: [{call: x}]}\n  - {name: b, steps: [{call: y}]}\n")
+    result = run(["s.d2test.yaml"])
+    assert [c.status for c in result.cases] == [Status.FAILED, Status.FAILED]
+    failure = result.cases[0].failure
+    assert failure is not None and failure.actual == "d2 test failed: RuntimeError: boom"
+
+
+def test_schema_reason_codes_match_the_runtime() -> None:
+    import json
+
+    from d2.exceptions import Reason
+
+    from .conftest import REPO
+
+    schema = json.loads((REPO / "schemas" / "scenario.schema.json").read_text())
+    assert set(schema["$defs"]["reason"]["enum"]) == {r.value for r in Reason}

@@ -60,3 +60,45 @@ def test_watch_paths_are_deduplicated_directories(tmp_path: Path) -> None:
     (tmp_path / "a" / "b" / "s.d2test.yaml").write_text("x")
     roots = watch_paths([tmp_path / "a" / "b" / "s.d2test.yaml", tmp_path / "a"], [tmp_path / "a" / "p.yaml"])
     assert roots == [(tmp_path / "a").resolve()]
+
+
+def test_cli_watch_reruns_until_interrupted(project: Writer, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    policy = project("policy.yaml", RBAC_POLICY)
+    project("a.d2test.yaml", "cases: [{name: v, roles: [viewer], steps: [{call: billing.read}]}]\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "D2_SILENT": "1"}
+    code = "import sys; from d2tools.cli import main; sys.exit(main(['test', '--watch', '.']))"
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        lines: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        stdout = proc.stdout
+        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+
+        def next_summary() -> str:
+            while True:
+                line = lines.get(timeout=20).rstrip("\n")
+                if line.endswith(" failed"):
+                    return line
+
+        try:
+            assert next_summary() == "1 passed, 0 failed"
+            time.sleep(0.5)
+            policy.write_text(RBAC_POLICY.replace("- billing.read", "- billing.other"))
+            assert next_summary() == "0 passed, 1 failed"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+    assert proc.returncode == 0
