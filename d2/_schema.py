@@ -65,13 +65,24 @@ def _resolve(ref: str, base_name: str, base: dict[str, Any]) -> tuple[Any, str, 
     return node, name, doc
 
 
+# Keywords whose value maps names (not keywords) to schemas.
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
+
+
 def _inline(node: Any, name: str, doc: dict[str, Any]) -> Any:
     """Replace every ``$ref`` by the schema it points to (our schemas are not recursive)."""
     if isinstance(node, list):
         return [_inline(item, name, doc) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _inline(v, name, doc) for k, v in node.items() if k not in ("$ref", "$defs", "$id", "$schema")}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("$ref", "$defs", "$id", "$schema"):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: _inline(v, name, doc) for k, v in value.items()}
+        else:
+            out[key] = _inline(value, name, doc)
     if "$ref" in node:
         target, target_name, target_doc = _resolve(node["$ref"], name, doc)
         resolved = _inline(target, target_name, target_doc)

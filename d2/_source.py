@@ -85,6 +85,13 @@ def parse_policy_text(text: str, file: str = "<policy>") -> SourceDoc:
     yaml = YAML(typ="safe")
     try:
         node = yaml.compose(text)
+    except YAMLError:
+        # libyaml follows YAML 1.1 syntax and rejects e.g. `[db:read, web:post]`, which YAML 1.2 (and
+        # ruamel's own parser) accept; ruamel's parser is the reference, and reports the real errors.
+        yaml = YAML(typ="safe", pure=True)
+        node = None
+    try:
+        node = yaml.compose(text) if node is None else node
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -134,7 +141,12 @@ class _Converter:
         if node.tag == _TIMESTAMP:
             # Timestamps stay strings: the schema and the expiry parser decide what is valid.
             return str(node.value)
-        value = self.constructor.construct_object(node, deep=True)
+        from ruamel.yaml.constructor import ConstructorError
+
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except ConstructorError:
+            return str(node.value)  # an unusual YAML 1.1 tag (e.g. `=`): keep the text
         return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
     def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:

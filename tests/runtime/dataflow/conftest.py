@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class Seq:
         try:
             assert self.tool(name)() == name
         except d2.PermissionDeniedError as exc:
+            exc.__traceback__ = None  # no frame cycle keeps this test's guards alive
             self.errors.append(exc)
             return False
         return True
@@ -77,3 +78,20 @@ class Seq:
 @pytest.fixture
 def flow(write_policy: Any) -> Seq:
     return Seq(write_policy)
+
+
+@pytest.fixture(autouse=True)
+def _forget_new_guards() -> Iterator[None]:
+    """Unregister the guards a test created, so a later test's policy is not checked against them.
+
+    A manager checks every live guard's signature against each policy it installs; a guard kept alive
+    by a reference cycle until the next garbage collection would otherwise fail unrelated tests.
+    """
+    from d2._manager import _MANAGERS
+
+    before = {name: set(manager._guards) for name, manager in _MANAGERS.items()}
+    yield
+    for name, manager in list(_MANAGERS.items()):
+        for guard in list(manager._guards):
+            if guard not in before.get(name, ()):
+                manager._guards.discard(guard)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,41 +28,40 @@ policies:
 """
 
 
-@d2.d2_guard("db.read")
-async def aread() -> str:
-    await asyncio.sleep(0)
-    return "rows"
+class Tools(SimpleNamespace):
+    """Guarded tools made per test, so no guard outlives it (guards are checked against every policy)."""
 
 
-@d2.d2_guard("web.post")
-async def apost() -> str:
-    await asyncio.sleep(0)
-    return "sent"
+@pytest.fixture
+def t() -> Tools:
+    @d2.d2_guard("db.read")
+    async def aread() -> str:
+        await asyncio.sleep(0)
+        return "rows"
 
+    @d2.d2_guard("web.post")
+    async def apost() -> str:
+        await asyncio.sleep(0)
+        return "sent"
 
-@d2.d2_guard("inner.step")
-def inner() -> list[str]:
-    state = current_state()
-    assert state is not None
-    return list(state.log.history)
+    @d2.d2_guard("inner.step")
+    def inner() -> list[str]:
+        return history()
 
+    @d2.d2_guard("outer.job")
+    def outer() -> list[str]:
+        return inner()
 
-@d2.d2_guard("outer.job")
-def outer() -> list[str]:
-    return inner()
+    @d2.d2_guard("inner.step")
+    async def ainner() -> list[str]:
+        await asyncio.sleep(0)
+        return history()
 
+    @d2.d2_guard("outer.job")
+    async def aouter() -> list[str]:
+        return await ainner()
 
-@d2.d2_guard("inner.step")
-async def ainner() -> list[str]:
-    await asyncio.sleep(0)
-    state = current_state()
-    assert state is not None
-    return list(state.log.history)
-
-
-@d2.d2_guard("outer.job")
-async def aouter() -> list[str]:
-    return await ainner()
+    return Tools(aread=aread, apost=apost, inner=inner, outer=outer, ainner=ainner, aouter=aouter)
 
 
 def history() -> list[str]:
@@ -70,30 +70,30 @@ def history() -> list[str]:
     return list(state.log.history)
 
 
-def test_child_task_cannot_post_after_the_parent_read(seq: Seq) -> None:
+def test_child_task_cannot_post_after_the_parent_read(seq: Seq, t: Tools) -> None:
     """Evasion 1a: a task created after the read shares the request's history."""
     seq.load(POLICY)
 
     async def main() -> None:
         async with d2.set_user_context("agent", ["analyst"]):
-            await aread()
+            await t.aread()
             with pytest.raises(d2.PermissionDeniedError) as info:
-                await asyncio.create_task(apost())
+                await asyncio.create_task(t.apost())
             assert info.value.reason == "sequence_violation"
-            results = await asyncio.gather(apost(), apost(), return_exceptions=True)
+            results = await asyncio.gather(t.apost(), t.apost(), return_exceptions=True)
             assert all(isinstance(r, d2.PermissionDeniedError) for r in results)
 
     asyncio.run(main())
 
 
-def test_read_in_a_child_task_counts_for_the_parent(seq: Seq) -> None:
+def test_read_in_a_child_task_counts_for_the_parent(seq: Seq, t: Tools) -> None:
     seq.load(POLICY)
 
     async def main() -> None:
         async with d2.set_user_context("agent", ["analyst"]):
-            await asyncio.gather(aread())
+            await asyncio.gather(t.aread())
             with pytest.raises(d2.PermissionDeniedError):
-                await apost()
+                await t.apost()
 
     asyncio.run(main())
 
@@ -115,30 +115,30 @@ def test_read_in_a_worker_thread_counts_for_the_parent(seq: Seq) -> None:
         assert not seq.call("web.post")
 
 
-def test_nested_sync_guards_are_recorded_outer_then_inner(seq: Seq) -> None:
+def test_nested_sync_guards_are_recorded_outer_then_inner(seq: Seq, t: Tools) -> None:
     """Evasion 3: the outer call is recorded before its body runs the inner one."""
     seq.load(POLICY)
     with d2.set_user_context("agent", ["analyst"]):
-        assert outer() == ["outer.job", "inner.step"]
+        assert t.outer() == ["outer.job", "inner.step"]
         assert history() == ["outer.job", "inner.step"]
         assert not seq.call("web.post")
     assert "nested pipeline must not post" in str(seq.last_error)
 
 
-def test_nested_async_guards_are_recorded_outer_then_inner(seq: Seq) -> None:
+def test_nested_async_guards_are_recorded_outer_then_inner(seq: Seq, t: Tools) -> None:
     seq.load(POLICY)
 
     async def main() -> list[str]:
         async with d2.set_user_context("agent", ["analyst"]):
-            seen = await aouter()
+            seen = await t.aouter()
             with pytest.raises(d2.PermissionDeniedError):
-                await apost()
+                await t.apost()
             return seen
 
     assert asyncio.run(main()) == ["outer.job", "inner.step"]
 
 
-def test_nested_guard_refused_inside_the_outer_body(seq: Seq) -> None:
+def test_nested_guard_refused_inside_the_outer_body(seq: Seq, t: Tools) -> None:
     seq.load(
         """
         policies:
@@ -150,22 +150,22 @@ def test_nested_guard_refused_inside_the_outer_body(seq: Seq) -> None:
     )
     with d2.set_user_context("agent", ["analyst"]):
         with pytest.raises(d2.PermissionDeniedError):
-            outer()
+            t.outer()
         assert history() == ["outer.job"]
 
 
-def test_a_thousand_interleaved_requests_keep_separate_histories(seq: Seq) -> None:
+def test_a_thousand_interleaved_requests_keep_separate_histories(seq: Seq, t: Tools) -> None:
     """Evasion 5: every other request reads first; only those are refused, whatever the interleaving."""
     seq.load(POLICY)
 
     async def request(i: int) -> tuple[int, bool, list[str]]:
         async with d2.set_user_context(f"user-{i}", ["analyst"]):
             if i % 2 == 0:
-                await aread()
+                await t.aread()
             for _ in range(i % 3):
                 await asyncio.sleep(0)
             try:
-                await apost()
+                await t.apost()
                 sent = True
             except d2.PermissionDeniedError:
                 sent = False
