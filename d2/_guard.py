@@ -113,7 +113,11 @@ class _Guard:
                 self.tool,
                 state,
                 cls=MissingPolicyError,
-                detail="no policy is loaded; call d2.configure_rbac_sync() (or _async) at start-up",
+                detail=(
+                    "no valid policy bundle (revoked, expired, or not fetched yet)"
+                    if self.manager.mode == "cloud"
+                    else "no policy is loaded; call d2.configure_rbac_sync() (or _async) at start-up"
+                ),
             )
         if state is None:
             deny(

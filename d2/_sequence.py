@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["compile_sequences"]
 
 MODES = ("allow", "deny")
+KINDS = ("deny", "allow")
 Entry = tuple[tuple[str, ...], Any, JsonPath]
 
 
@@ -111,7 +112,7 @@ class _Builder:
         if not isinstance(raw, dict):
             error_once(self.ctx, "D2E003", "a sequence rule must be a mapping like {deny: [a, b]}", path)
             return None
-        kinds = [k for k in MODES if k in raw]
+        kinds = [k for k in KINDS if k in raw]
         if len(kinds) != 1:
             self.ctx.error(
                 "D2E201",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import d2
+from d2 import _manager
 from d2._context import push_state, reset_state
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -20,10 +21,19 @@ def _isolate_d2(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     monkeypatch.setenv("D2_SILENT", "1")
+    managers = dict(_manager._MANAGERS)
+    guards_before = {name: set(m._guards) for name, m in managers.items()}
     token = push_state(None)
     yield
     reset_state(token)
     d2.shutdown_all_rbac()
+    # Guards decorated inside a test must not outlive it: the next test's policy is checked against
+    # every registered guard's signature.
+    for name, manager in list(_manager._MANAGERS.items()):
+        keep = guards_before.get(name, set())
+        for guard in list(manager._guards):
+            if guard not in keep:
+                manager._guards.discard(guard)
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Helpers for data-flow tests: load policy text, guard tools by name, replay call sequences."""
+"""Runtime test helpers: load policy text, guard tools by name, replay call sequences as one request."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +13,15 @@ import d2
 from d2._compile import CompileResult, compile_policy
 from d2._source import parse_policy_text
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "policies" / "dataflow"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "policies"
 
 
 class Seq:
     """Load a policy, make guarded tools on demand, and play call sequences as one request."""
 
-    fixtures = FIXTURES
-
-    def __init__(self, write_policy: Callable[..., Path]) -> None:
+    def __init__(self, write_policy: Callable[..., Path], fixtures: Path) -> None:
         self._write = write_policy
+        self.fixtures = fixtures
         self._tools: dict[str, Callable[[], str]] = {}
         self.errors: list[d2.PermissionDeniedError] = []
 
@@ -32,7 +31,7 @@ class Seq:
         return path
 
     def load_fixture(self, name: str) -> Path:
-        path = FIXTURES / name
+        path = self.fixtures / name
         d2.configure_rbac_sync(path)
         return path
 
@@ -76,22 +75,10 @@ class Seq:
 
 
 @pytest.fixture
+def seq(write_policy: Any) -> Seq:
+    return Seq(write_policy, FIXTURES / "sequence")
+
+
+@pytest.fixture
 def flow(write_policy: Any) -> Seq:
-    return Seq(write_policy)
-
-
-@pytest.fixture(autouse=True)
-def _forget_new_guards() -> Iterator[None]:
-    """Unregister the guards a test created, so a later test's policy is not checked against them.
-
-    A manager checks every live guard's signature against each policy it installs; a guard kept alive
-    by a reference cycle until the next garbage collection would otherwise fail unrelated tests.
-    """
-    from d2._manager import _MANAGERS
-
-    before = {name: set(manager._guards) for name, manager in _MANAGERS.items()}
-    yield
-    for name, manager in list(_MANAGERS.items()):
-        for guard in list(manager._guards):
-            if guard not in before.get(name, ()):
-                manager._guards.discard(guard)
+    return Seq(write_policy, FIXTURES / "dataflow")
