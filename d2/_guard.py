@@ -33,6 +33,8 @@ from .exceptions import (
 if TYPE_CHECKING:
     import inspect
 
+    from ._binding import Binder
+
 __all__ = ["d2_guard"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,7 +55,7 @@ def _env_strict() -> bool:
 class _Guard:
     """Everything a wrapper needs, computed once at decoration."""
 
-    __slots__ = ("__weakref__", "fn", "manager", "on_deny", "sig", "strict", "tool")
+    __slots__ = ("__weakref__", "binder", "fn", "manager", "on_deny", "sig", "strict", "tool")
 
     def __init__(
         self, fn: Callable[..., Any], tool: str, manager: PolicyManager, on_deny: Any, strict: bool
@@ -64,6 +66,7 @@ class _Guard:
         self.on_deny = on_deny
         self.strict = strict
         self.sig: inspect.Signature | None = None
+        self.binder: Binder | None = None
 
     def signature(self) -> inspect.Signature:
         if self.sig is None:
@@ -93,17 +96,22 @@ class _Guard:
         return problems
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], state: RequestState) -> Mapping[str, Any]:
+        """Map the call's arguments to parameter names, defaults applied (``**kwargs`` entries by name)."""
+        binder = self.binder
+        if binder is None:
+            from ._binding import compile_binder
+
+            binder = self.binder = compile_binder(self.signature())
         try:
-            bound = self.signature().bind(*args, **kwargs)
+            return binder(args, kwargs)
         except TypeError as exc:
             deny(
                 Reason.INPUT_VALIDATION,
                 self.tool,
                 state,
+                location=self.manager.policy.source if self.manager.policy else None,
                 detail=f"arguments do not match the signature: {exc}",
             )
-        bound.apply_defaults()
-        return bound.arguments
 
     def precheck(self, policy: CompiledPolicy | None, state: RequestState | None) -> None:
         """Refuse when there is no policy, no user, or the policy has expired."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any, Protocol
 
+from d2._binding import Binder, compile_binder
 from d2._context import RequestLog, RequestState
 from d2._engine import apply_output, authorize, deny
 from d2._policy import CompiledPolicy, Grant
@@ -69,6 +70,7 @@ class Replayer:
         self.lines = policy_text.splitlines()
         self.observer = observer
         self._verified: dict[str, str | None] = {}
+        self._binders: dict[str, Binder] = {}
 
     def run_case(self, case: Case) -> CaseResult:
         """Replay ``case`` as one request; stop at the first step whose expectation is not met."""
@@ -138,12 +140,13 @@ class Replayer:
                 )
             return dict(step.kwargs)
         self._verify(sig)
+        binder = self._binders.get(tool)
+        if binder is None:
+            binder = self._binders[tool] = compile_binder(sig.signature)
         try:
-            bound = sig.signature.bind(*step.args, **step.kwargs)
+            arguments = binder(step.args, step.kwargs)
         except TypeError as exc:
             deny(Reason.INPUT_VALIDATION, tool, state, detail=f"arguments do not match the signature: {exc}")
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
         for name, value in list(arguments.items()):
             if value is UNKNOWN_DEFAULT:
                 if self._conditions_name(tool, name):

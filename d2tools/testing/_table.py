@@ -63,35 +63,7 @@ def _expand_one(
     template = {k: v for k, v in case.items() if k != "where"}
     used = dict(_placeholders(template, ("cases", i)))
     rows = list(_rows(doc, case["where"], ("cases", i, "where"), problems))
-    ok = True
-    columns_form = isinstance(case["where"], dict)
-    for n, (row_path, row, _cells) in enumerate(rows, start=1):
-        missing = sorted(set(used) - set(row))
-        if not missing:
-            continue
-        ok = False
-        names = ", ".join("{" + m + "}" for m in missing)
-        if columns_form:
-            problems.append(
-                _diag(
-                    "D2T101",
-                    f"case '{case.get('name')}' uses {names}, which is not a column of its table",
-                    doc.loc(used[missing[0]]),
-                    used[missing[0]],
-                    f"columns are: {', '.join(row)}",
-                )
-            )
-            break
-        problems.append(
-            _diag(
-                "D2T101",
-                f"row {n} of case '{case.get('name')}' has no value for {names}",
-                doc.loc(row_path),
-                row_path,
-                f"the template uses: {', '.join(sorted(used))}",
-            )
-        )
-    if not ok or not rows:
+    if not rows or not _columns_known(doc, case, used, rows, problems):
         return []
     named = bool(_TOKEN.search(str(template.get("name", ""))))
     out: list[Expanded] = []
@@ -102,6 +74,32 @@ def _expand_one(
             data["name"] = f"{template.get('name')} [{_row_id(row, n)}]"
         out.append(Expanded(data, i, n, row_path, origins))
     return out
+
+
+def _columns_known(
+    doc: SourceDoc,
+    case: Mapping[str, Any],
+    used: Mapping[str, JsonPath],
+    rows: list[tuple[JsonPath, dict[str, Any], dict[str, JsonPath]]],
+    problems: list[Diagnostic],
+) -> bool:
+    """Report placeholders a row has no value for (once per template when columns are declared)."""
+    ok = True
+    for n, (row_path, row, _cells) in enumerate(rows, start=1):
+        missing = sorted(set(used) - set(row))
+        if not missing:
+            continue
+        ok = False
+        names = ", ".join("{" + m + "}" for m in missing)
+        if isinstance(case["where"], dict):
+            message = f"case '{case.get('name')}' uses {names}, which is not a column of its table"
+            where = used[missing[0]]
+            problems.append(_diag("D2T101", message, doc.loc(where), where, f"columns are: {', '.join(row)}"))
+            break
+        message = f"row {n} of case '{case.get('name')}' has no value for {names}"
+        hint = f"the template uses: {', '.join(sorted(used))}"
+        problems.append(_diag("D2T101", message, doc.loc(row_path), row_path, hint))
+    return ok
 
 
 def _rows(

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 import d2
-from d2 import _guard
 
 POLICY = """
 policies:
@@ -138,11 +137,6 @@ def test_input_check_exposes_the_parameter_names(_policy: Path) -> None:
     assert str(check.location).startswith(f"{_policy}:")
 
 
-@pytest.mark.xfail(
-    not hasattr(_guard._Guard, "binder"),
-    reason="needs the _guard.py change to bind with d2._binding (reported to the lead)",
-    strict=True,
-)
 def test_conditions_see_arguments_passed_through_kwargs() -> None:
     @d2.d2_guard("crm.report")
     def loose(**kwargs: Any) -> str:
