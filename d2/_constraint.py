@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._fuse import fuse
-from ._operators import NON_OPERATORS, OPERATORS, Check, Constraint, OperandError, operand_test, type_names
+from ._operators import (
+    NON_OPERATORS,
+    OPERATORS,
+    AttrRef,
+    Check,
+    Constraint,
+    OperandError,
+    operand_test,
+    type_names,
+)
 
 if TYPE_CHECKING:
     from ._compile import CompileContext
@@ -50,14 +59,16 @@ def compile_constraint(
         if spec is None:
             ok = False  # the shape check names it, with a did-you-mean
             continue
+        where = ctx.loc((*path, op), key=True)
         try:
-            test, expect, operand = operand_test(spec, raw)
+            test, expect, operand = operand_test(spec, raw, op=op, where=where)
         except OperandError as exc:
             report(ctx, exc.code, f"'{op}': {exc.message}", (*path, op), exc.hint)
             ok = False
             continue
-        prepared[op] = raw
-        checks.append(Check(op, test, ctx.loc((*path, op), key=True), expect, operand))
+        if not isinstance(operand, AttrRef):  # bounds known only at call time cannot be cross-checked
+            prepared[op] = raw
+        checks.append(Check(op, test, where, expect, operand))
     ok = _check_consistency(prepared, path, ctx) and ok
     if isinstance(prepared.get("matches"), str):
         _warn_half_anchored(prepared["matches"], (*path, "matches"), ctx)
@@ -67,9 +78,9 @@ def compile_constraint(
         ok = False
     if not ok:
         return None
-    where = ctx.loc((*path, "required"), key=True) if required else None
+    required_at = ctx.loc((*path, "required"), key=True) if required else None
     ordered = tuple(_ordered(checks))
-    return Constraint(ordered, required is True, where, fuse(ordered))
+    return Constraint(ordered, required is True, required_at, fuse(ordered))
 
 
 # Cheap, discriminating operators first: a type or range failure stops before any regex runs.

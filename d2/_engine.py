@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from ._context import RequestState
-from ._policy import CompiledPolicy, Grant, Violation
+from ._diagnostics import Location
+from ._policy import CompiledPolicy, Grant, MissingAttribute, Violation
 from .exceptions import PermissionDeniedError, Reason
 
-__all__ = ["apply_output", "authorize", "deny", "deny_for_violation"]
+__all__ = ["apply_output", "authorize", "deny", "deny_for_violation", "missing_attribute"]
 
 ArgsFn = Callable[[], Mapping[str, Any]]
 
@@ -115,7 +116,10 @@ def _passing_grants(
         if grant.input is None:
             violation = None
         else:
-            violation = grant.input.check(args, state)
+            try:
+                violation = grant.input.check(args, state)
+            except MissingAttribute as exc:
+                violation = missing_attribute(exc)
         if violation is None:
             passing.append(grant)
             if stop_at_first:
@@ -156,7 +160,16 @@ def apply_output(grants: tuple[Grant, ...], value: Any, state: RequestState, too
     """Validate and sanitize a result with the output rules of every grant that allowed the call."""
     for grant in grants:
         if grant.output is not None:
-            value, violation = grant.output.apply(value, state)
+            try:
+                value, violation = grant.output.apply(value, state)
+            except MissingAttribute as exc:
+                violation = missing_attribute(exc)
             if violation is not None:
                 deny_for_violation(violation, tool, state)
     return value
+
+
+def missing_attribute(exc: MissingAttribute) -> Violation:
+    """A condition bound to a user attribute that is absent or unusable: refuse, never compare to None."""
+    where = exc.where or Location("<policy>", 1, 1)
+    return Violation(Reason.MISSING_ATTRIBUTE, str(exc.ref), exc.op, where, str(exc))

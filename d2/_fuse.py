@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._operators import Check, Test
+from ._operators import AttrRef, Check, Test
 from ._values import is_number
 
 __all__ = ["fuse"]
@@ -20,8 +20,11 @@ _BOUNDS = frozenset({"min", "max", "gt", "lt"})
 
 def fuse(checks: tuple[Check, ...]) -> Test:
     """Return a predicate true exactly when every check passes."""
-    tests = list(_numeric(checks))
-    tests += [c.test for c in checks if c.op not in _BOUNDS and not _folded_type(c, checks)]
+    literal = tuple(c for c in checks if not isinstance(c.operand, AttrRef))
+    tests = list(_numeric(literal))
+    tests += [c.test for c in literal if c.op not in _BOUNDS and not _folded_type(c, literal)]
+    # Attribute-bound checks keep their own closures: their operands are known only at call time.
+    tests += [c.test for c in checks if isinstance(c.operand, AttrRef)]
     return _chain(tests)
 
 

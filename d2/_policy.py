@@ -17,9 +17,29 @@ from ._diagnostics import Location
 if TYPE_CHECKING:
     from ._context import RequestState
 
-__all__ = ["Access", "CompiledPolicy", "ExplicitDeny", "Grant", "InputCheck", "OutputRules", "Violation"]
+__all__ = [
+    "Access",
+    "CompiledPolicy",
+    "ExplicitDeny",
+    "Grant",
+    "InputCheck",
+    "MissingAttribute",
+    "OutputRules",
+    "Violation",
+]
 
 _ACCESS_CACHE_LIMIT = 65_536
+
+
+class MissingAttribute(Exception):
+    """Raised by an attribute-bound test whose attribute is absent or unusable: the call is refused."""
+
+    def __init__(self, ref: object, op: str, where: Location | None, problem: str) -> None:
+        super().__init__(f"attribute '{ref}' {problem}")
+        self.ref = ref
+        self.op = op
+        self.where = where
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)

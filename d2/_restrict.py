@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._context import RequestLog, RequestState, current_state, push_state, reset_state
 from ._diagnostics import Location
-from ._policy import Violation
+from ._engine import missing_attribute
+from ._policy import MissingAttribute, Violation
 from .exceptions import ConfigurationError, D2NoContextError, Reason
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ class Restriction:
             )
         cond = self.conditions.get(tool)
         if cond is not None:
-            violation = cond.check(args, state)
+            try:
+                violation = cond.check(args, state)
+            except MissingAttribute as exc:
+                violation = missing_attribute(exc)
             if violation is not None:
                 reason = (
                     violation.reason if violation.reason == Reason.MISSING_ATTRIBUTE else Reason.RESTRICTION

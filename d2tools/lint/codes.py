@@ -123,6 +123,12 @@ CODES: dict[str, CodeInfo] = {
             "Follow the hint (e.g. `truncate` needs `maxLength`).",
         ),
         _c(
+            "D2E107",
+            E,
+            "An attribute reference (`{$attr: user.NAME}`) names an unknown namespace or is malformed.",
+            "Write `{$attr: user.NAME}`; attributes come from `set_user(..., attributes={...})`.",
+        ),
+        _c(
             "D2W002",
             W,
             "A tool group is never used.",
