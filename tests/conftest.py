@@ -17,7 +17,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(autouse=True)
 def _isolate_d2(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Unload policies, clear the user and keep discovery away from the developer's own config."""
-    for name in ("D2_POLICY_FILE", "D2_TOKEN", "D2_STRICT_SYNC", "D2_API_URL", "D2_STATE_PATH", "D2_TELEMETRY"):
+    for name in (
+        "D2_POLICY_FILE",
+        "D2_TOKEN",
+        "D2_STRICT_SYNC",
+        "D2_API_URL",
+        "D2_STATE_PATH",
+        "D2_TELEMETRY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     monkeypatch.setenv("D2_SILENT", "1")

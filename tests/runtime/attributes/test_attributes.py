@@ -64,7 +64,10 @@ def test_every_operand_operator_takes_an_attribute(write_policy, op, bound, good
 @pytest.mark.parametrize("op", [c[0] for c in CASES])
 def test_missing_attribute_refuses_with_its_own_reason(write_policy, op) -> None:  # type: ignore[no-untyped-def]
     tool = load(write_policy, op)
-    with d2.set_user_context("u", ["r"], attributes={"other": 1}), pytest.raises(d2.PermissionDeniedError) as info:
+    with (
+        d2.set_user_context("u", ["r"], attributes={"other": 1}),
+        pytest.raises(d2.PermissionDeniedError) as info,
+    ):
         tool(None)  # never compared with None: `ne`/`not_in` would otherwise pass
     assert info.value.reason == "missing_attribute"
     assert "user.bound" in str(info.value) and "not set" in str(info.value)
@@ -73,7 +76,10 @@ def test_missing_attribute_refuses_with_its_own_reason(write_policy, op) -> None
 
 def test_unusable_attribute_refuses(write_policy) -> None:  # type: ignore[no-untyped-def]
     tool = load(write_policy, "in")
-    with d2.set_user_context("u", ["r"], attributes={"bound": "not-a-list"}), pytest.raises(d2.PermissionDeniedError) as info:
+    with (
+        d2.set_user_context("u", ["r"], attributes={"bound": "not-a-list"}),
+        pytest.raises(d2.PermissionDeniedError) as info,
+    ):
         tool("x")
     assert info.value.reason == "missing_attribute" and "cannot be used by 'in'" in str(info.value)
 
@@ -166,8 +172,10 @@ def test_restriction_conditions_can_use_attributes(write_policy) -> None:  # typ
             with pytest.raises(d2.PermissionDeniedError) as info:
                 pay("attacker")
     assert info.value.reason == "restriction"
-    with d2.set_user_context("u", ["r"]), d2.restrict(
-        conditions={"pay": {"input": {"to": {"in": {"$attr": "user.payees"}}}}}
-    ), pytest.raises(d2.PermissionDeniedError) as missing:
+    with (
+        d2.set_user_context("u", ["r"]),
+        d2.restrict(conditions={"pay": {"input": {"to": {"in": {"$attr": "user.payees"}}}}}),
+        pytest.raises(d2.PermissionDeniedError) as missing,
+    ):
         pay("landlord")
     assert missing.value.reason == "missing_attribute"

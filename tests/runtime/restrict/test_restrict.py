@@ -53,7 +53,7 @@ def tools(write_policy):  # type: ignore[no-untyped-def]
 
 
 def test_restriction_removes_tools_and_names_itself(tools) -> None:  # type: ignore[no-untyped-def]
-    read_bill, send_mail, pay, _ = tools
+    read_bill, send_mail, _, _ = tools
     with d2.set_user_context("u", ["agent"]):
         assert send_mail("a@x") == "mailed a@x"
         with d2.restrict(tools=["bills.read", "@payments"], name="pay-bill"):
@@ -67,8 +67,13 @@ def test_restriction_removes_tools_and_names_itself(tools) -> None:  # type: ign
 
 def test_restriction_conditions_bind_arguments(tools) -> None:  # type: ignore[no-untyped-def]
     _, _, pay, _ = tools
-    with d2.set_user_context("u", ["agent"]), d2.restrict(
-        conditions={"pay.send": {"input": {"recipient": {"in": ["acme-utilities"]}, "amount": {"max": 80}}}}
+    with (
+        d2.set_user_context("u", ["agent"]),
+        d2.restrict(
+            conditions={
+                "pay.send": {"input": {"recipient": {"in": ["acme-utilities"]}, "amount": {"max": 80}}}
+            }
+        ),
     ):
         assert pay("acme-utilities", 75) == "paid 75 to acme-utilities"
         with pytest.raises(d2.PermissionDeniedError) as wrong_payee:
@@ -170,7 +175,9 @@ def test_restriction_sequence_rules(tools) -> None:  # type: ignore[no-untyped-d
     read_bill, send_mail, _, _ = tools
     with d2.set_user_context("u", ["agent"]):
         send_mail("before")  # calls before the restriction do not count towards its patterns
-        with d2.restrict(sequence=[{"deny": ["bills.read", "mail.send"], "reason": "no mail after reading bills"}]):
+        with d2.restrict(
+            sequence=[{"deny": ["bills.read", "mail.send"], "reason": "no mail after reading bills"}]
+        ):
             assert send_mail("ok") == "mailed ok"
             assert read_bill() == "bill"
             with pytest.raises(d2.PermissionDeniedError) as info:
@@ -183,5 +190,8 @@ def test_restricted_group_expands_with_the_policy_groups(tools, tmp_path: Path) 
     _, _, pay, _ = tools
     with d2.set_user_context("u", ["agent"]), d2.restrict(tools=["@payments"]):
         assert pay("x", 3) == "paid 3 to x"
-    with d2.set_user_context("u", ["agent"]), pytest.raises(d2.ConfigurationError, match="undefined tool group"):
+    with (
+        d2.set_user_context("u", ["agent"]),
+        pytest.raises(d2.ConfigurationError, match="undefined tool group"),
+    ):
         d2.restrict(tools=["@paymentz"])
