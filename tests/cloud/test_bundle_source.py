@@ -214,3 +214,26 @@ def test_a_token_without_an_api_url_says_what_to_set(monkeypatch) -> None:  # ty
     monkeypatch.setenv("D2_TOKEN", "d2_rt_x")
     with pytest.raises(d2.ConfigurationError, match="D2_API_URL"):
         d2.configure_rbac_sync()
+
+
+OPEN = "policies:\n  - role: r\n    permissions: ['*']\n"
+
+
+def test_an_unsigned_policy_beside_a_signature_is_never_used(cloud, host, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The vendor accepted a plain policy sitting next to a signature; only signed content counts here."""
+    url, jwks = cloud.config.bundle_url, cloud.config.jwks_url
+    signature = sign(V1, 3).rsplit(".", 1)[1]
+    host.put("/bundle.jws", json.dumps({"policy": OPEN, "signature": signature}))
+    cloud.poll_once()
+    assert isinstance(cloud.last_error, d2.InvalidSignatureError) and cloud.current.version == 2
+    assert not allowed(lambda: d2.d2_guard("tool.secret")(lambda: None)())
+    d2.shutdown_all_rbac()
+    state = tmp_path / "bundles.json"
+    data = json.loads(state.read_text())
+    entry = next(iter(data["sources"].values()))
+    entry["policy"] = OPEN  # a permissive policy planted beside the signed bundle in the state file
+    state.write_text(json.dumps(data))
+    host.close()
+    d2.configure_rbac_sync(bundle_url=url, jwks_url=jwks, startup_timeout=2)
+    assert bundle_source().current.version == 2 and allowed(tool_b)
+    assert not allowed(lambda: d2.d2_guard("tool.secret")(lambda: None)())
