@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -141,7 +141,20 @@ def _write(
             "Review it, then run `d2 lint`.",
             markup=False,
         )
+        _write_starter_scenario(output, list(starter.tools), force, err)
     raise typer.Exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
+
+
+def _write_starter_scenario(policy: Path, tool_ids: list[str], force: bool, err: Any) -> None:
+    """Write ``scenarios/policy.d2test.yaml`` beside the policy; an existing one needs --force."""
+    from d2tools.testing import starter_scenario
+
+    target = policy.parent / "scenarios" / "policy.d2test.yaml"
+    if target.exists() and not force:
+        err.print(f"Kept the existing {target}.", markup=False)
+        return
+    _atomic_write(target, starter_scenario(tool_ids, f"../{policy.name}"))
+    err.print(f"Wrote {target}: run `d2 test {target.parent}` in CI.", markup=False)
 
 
 def _print_findings(result: ScanResult) -> None:

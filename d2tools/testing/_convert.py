@@ -71,7 +71,7 @@ class Converter:
     def _user(data: Mapping[str, Any], base: Mapping[str, Any]) -> UserContext:
         user = data.get("user", base.get("user", DEFAULT_USER))
         roles = data.get("roles", base.get("roles", ()))
-        attributes = {**(base.get("attributes") or {}), **(data.get("attributes") or {})}
+        attributes = data.get("attributes", base.get("attributes") or {})
         return UserContext(
             None if user is None else str(user),
             frozenset([roles] if isinstance(roles, str) else roles),
@@ -81,12 +81,12 @@ class Converter:
     def _step(self, e: Expanded, n: int, data: Mapping[str, Any], user: UserContext) -> Step:
         path: JsonPath = ("steps", n)
         where = self.doc.loc(e.doc_path(path))
-        call, record = data.get("call"), data.get("record")
-        if (call is None) == (record is None):
-            what = "both 'call' and 'record'" if call is not None else "neither 'call' nor 'record'"
-            self._error(
-                e, path, "D2T110", f"step {n + 1} has {what}", "a step calls one tool, or records labels"
-            )
+        call, record, restrict = data.get("call"), data.get("record"), data.get("restrict")
+        kinds = [k for k in ("call", "record", "restrict") if data.get(k) is not None]
+        if len(kinds) != 1:
+            what = " and ".join(f"'{k}'" for k in kinds) if kinds else "none of 'call', 'record', 'restrict'"
+            hint = "a step calls one tool, records labels, or starts a restriction"
+            self._error(e, path, "D2T110", f"step {n + 1} has {what}", hint)
         expect = self._expect(e, (*path, "expect"), data.get("expect", "allow"), data)
         args, kwargs, named = self._arguments(e, path, data)
         actor = None
@@ -98,8 +98,9 @@ class Converter:
                 "attributes": dict(user.attributes) if same_user else {},
             }
             actor = self._user(data["as"], base)
-        if record is not None and {"args", "kwargs", "returns", "as"} & data.keys():
-            self._error(e, path, "D2T110", "a 'record' step takes no arguments, return value or actor")
+        for kind in ("record", "restrict"):
+            if data.get(kind) is not None and {"args", "kwargs", "returns", "as"} & data.keys():
+                self._error(e, path, "D2T110", f"a '{kind}' step takes no arguments, return value or actor")
         return Step(
             index=n,
             line=where.line,
@@ -111,6 +112,7 @@ class Converter:
             has_returns="returns" in data,
             returns=data.get("returns"),
             record=tuple(record or ()),
+            restrict=restrict,
             actor=actor,
             expect=expect,
         )
@@ -147,8 +149,9 @@ class Converter:
                 "'output' needs 'returns' on the step: the value the tool returns before output rules",
                 key=True,
             )
-        if "record" in step and ({"output", "rule", "message"} & raw.keys() or deny is not None):
-            self._error(e, path, "D2T110", "a 'record' step can only expect 'facts'")
+        for kind in ("record", "restrict"):
+            if kind in step and ({"output", "rule", "message"} & raw.keys() or deny is not None):
+                self._error(e, path, "D2T110", f"a '{kind}' step can only expect 'facts'")
         rule = None
         if "rule" in raw:
             rule = parse_rule(raw["rule"])

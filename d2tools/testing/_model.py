@@ -109,11 +109,14 @@ class Step:
     has_returns: bool = False
     returns: Any = None
     record: tuple[str, ...] = ()
+    restrict: Mapping[str, Any] | None = None
     actor: UserContext | None = None
     expect: Expect = field(default_factory=Expect)
 
     def describe(self) -> str:
         """Render the call as Python would show it: ``tool(1, limit=5)``."""
+        if self.restrict is not None:
+            return f"restrict {_short(dict(self.restrict), 120)}"
         if self.call is None:
             return f"record facts {list(self.record)}"
         parts = [_short(a) for a in self.args]

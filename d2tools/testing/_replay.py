@@ -9,6 +9,7 @@ defaults applied, as the guard binds them, and only when some grant has input co
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -16,7 +17,8 @@ from d2._binding import Binder, compile_binder
 from d2._context import RequestLog, RequestState
 from d2._engine import apply_output, authorize, deny
 from d2._policy import CompiledPolicy, Grant
-from d2.exceptions import PermissionDeniedError, Reason
+from d2._restrict import compile_restriction
+from d2.exceptions import ConfigurationError, PermissionDeniedError, Reason
 
 from ._check import check_step
 from ._model import UNKNOWN_DEFAULT, Case, Step, ToolSignature, split_location
@@ -80,7 +82,10 @@ class Replayer:
         state = RequestState(case.user, RequestLog())
         for n, step in enumerate(case.steps, start=1):
             try:
-                failure = self._run_step(step, state)
+                if step.restrict is not None:
+                    state, failure = self._restrict(step, state)
+                else:
+                    failure = self._run_step(step, state)
             except Exception as exc:  # a bug in the runner fails this case, never the whole run
                 failure = Failure(
                     "error", "a replayable step", f"d2 test failed: {type(exc).__name__}: {exc}", step
@@ -92,6 +97,17 @@ class Replayer:
         return CaseResult(
             case, Status.PASSED, self.policy.source, None, len(case.steps), perf_counter() - started
         )
+
+    def _restrict(self, step: Step, state: RequestState) -> tuple[RequestState, Failure | None]:
+        """Narrow the rest of the request, as ``with d2.restrict(fragment):`` around the later steps."""
+        assert step.restrict is not None
+        try:
+            restriction = compile_restriction(step.restrict, self.policy, name=f"step {step.index + 1}")
+        except ConfigurationError as exc:
+            return state, Failure("error", "a valid restriction", str(exc), step)
+        narrowed = replace(state, restrictions=(*state.restrictions, restriction))
+        outcome = Outcome(True, facts=frozenset(state.log.facts))
+        return narrowed, check_step(step, outcome, None, self.source_line)
 
     def _run_step(self, step: Step, state: RequestState) -> Failure | None:
         if step.call is None:

@@ -184,3 +184,25 @@ def test_check_sarif_and_github_formats(cli, billing: Path) -> None:
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == {"D2E710", "D2E711", "D2S003"}
     github = cli("init", "--check", "--path", "app", "-f", "github").out
     assert "::error file=app/billing.py,line=29,col=1,title=D2E710::" in github
+
+
+def test_init_writes_a_passing_starter_scenario(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import subprocess
+    import sys
+
+    app = Path(__file__).parents[3] / "examples" / "quickstart" / "app.py"
+    shutil.copy(app, tmp_path / "app.py")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "d2", *args], cwd=tmp_path, capture_output=True, text=True
+        )
+
+    assert run("init").returncode == 0
+    scenario = tmp_path / "scenarios" / "policy.d2test.yaml"
+    assert "../policy.yaml" in scenario.read_text()
+    result = run("test", "scenarios")
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "4 passed, 0 failed"
+    scenario.write_text("# mine\n")
+    assert run("init", "--force").returncode == 0 and "no role" in scenario.read_text()

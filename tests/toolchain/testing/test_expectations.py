@@ -253,3 +253,40 @@ def test_schema_reason_codes_match_the_runtime() -> None:
 
     schema = json.loads((REPO / "schemas" / "scenario.schema.json").read_text())
     assert set(schema["$defs"]["reason"]["enum"]) == {r.value for r in Reason}
+
+
+def test_restrict_steps_narrow_the_rest_of_the_request(project: Writer) -> None:
+    case = """
+  - name: c
+    roles: [viewer]
+    steps:
+      - call: billing.refund
+        args: {amount: 90}
+      - restrict: {tools: [billing.refund], conditions: {billing.refund: {input: {amount: {max: 10}}}}}
+      - {call: billing.refund, args: {amount: 90}, expect: {deny: restriction, message: "restriction 'step 2'"}}
+      - {call: billing.refund, args: {amount: 5}}
+      - {call: billing.read, expect: {deny: restriction, message: does not include this tool}}
+      - {call: billing.refund, args: {amount: 500}, expect: {deny: input_validation}}
+"""
+    assert _case(project, case) == (Status.PASSED, "")
+
+
+def test_an_invalid_restriction_fails_the_step_with_the_reason(project: Writer) -> None:
+    case = "  - {name: c, roles: [viewer], steps: [{restrict: {tools: ['@nope']}}]}\n"
+    status, text = _case(project, case)
+    assert status is Status.FAILED
+    assert text.startswith(
+        "error|a valid restriction|invalid restriction 'step 1':\n  tools[0]: undefined tool group '@nope'"
+    )
+
+
+def test_restriction_shape_is_checked_at_load(project: Writer) -> None:
+    from pathlib import Path
+
+    from d2tools.testing import load_scenario_text
+
+    text = "cases:\n  - name: c\n    steps:\n      - restrict: {tols: [a]}\n        args: [1]\n"
+    result = load_scenario_text(text, "s.d2test.yaml", base=Path("/nonexistent"))
+    assert [d.render() for d in result.diagnostics] == [
+        "s.d2test.yaml:4:20: D2E002 unknown key 'tols' in restriction (did you mean 'tools'?)"
+    ]

@@ -79,7 +79,10 @@ def test_cli_reports_malformed_files_as_failures_without_traceback(d2_cli: CliRu
         ("policy: p.yaml", "1:1: D2E004 the document is missing required key 'cases'"),
         ("cases:\n  - name: x\n    steps:\n      - call: a\n        args: 3", "5:15: D2E003"),
         ("cases:\n  - name: x\n    steps:\n      - call: a\n        expect: maybe", "5:17: D2E005"),
-        ("cases:\n  - name: x\n    steps:\n      - {}", "4:9: D2T110 step 1 has neither 'call' nor 'record'"),
+        (
+            "cases:\n  - name: x\n    steps:\n      - {}",
+            "4:9: D2T110 step 1 has none of 'call', 'record', 'restrict'",
+        ),
         ("cases:\n  - name: x\n    steps:\n      - {call: a, expect: {rule: 0}}", "4:34: D2T109"),
         ("cases:\n  - {name: x, steps: [{call: a, args: {a: 1}, kwargs: {b: 2}}]}", "2:47: D2T110"),
         (
