@@ -9,14 +9,15 @@ from pathlib import Path
 
 from .conftest import RBAC_POLICY, REPO, Writer
 
-PLUGIN = "d2tools.testing.pytest_plugin"
+# Installed through the `pytest11` entry point (pyproject.toml) under this name.
+PLUGIN_NAME = "d2test"
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "D2_SILENT": "1"}
     env.pop("D2_POLICY_FILE", None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "-rA", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -74,7 +75,7 @@ def test_plugin_can_be_disabled(project: Writer, tmp_path: Path) -> None:
     project("a.d2test.yaml", "cases: [{name: x, steps: [{call: y}]}]\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", f"no:{PLUGIN_NAME}"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
