@@ -2,8 +2,8 @@
 
 The hook repository is a snapshot of this working tree committed into a temporary git repository,
 so the test covers uncommitted changes too. pre-commit builds the hook's virtualenv with pip from the
-package index (hatchling, the runtime and CLI dependencies), which takes a minute or more: the test
-is marked slow.
+package index (hatchling, the runtime and CLI dependencies), which takes about 30 s here; it runs in
+the default suite because the hooks are what most users meet first.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ def read(account: str) -> str:
 """
 GOOD = 'policies:\n  - role: viewer\n    permissions: ["billing.read"]\n'
 BAD = "policies:\n  - role: viewer\n    permissions:\n      - tool: billing.read\n        conditions:\n          input:\n            account: {minimum: 1}\n"
-
-pytestmark = pytest.mark.slow
 
 
 def _git(cwd: Path, *args: str) -> None:
