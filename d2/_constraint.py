@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._attrs import AttrRef
 from ._fuse import fuse
 from ._operators import (
     NON_OPERATORS,
     OPERATORS,
-    AttrRef,
     Check,
     Constraint,
     OperandError,

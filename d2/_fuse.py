@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._operators import AttrRef, Check, Test
+from ._attrs import AttrRef
+from ._operators import Check, Test
 from ._values import is_number
 
 __all__ = ["fuse"]
