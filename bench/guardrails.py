@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import per_call_us, report
 
 import d2
-from d2._binding import compile_binder
-from d2._context import current_state
+from d2._runtime.binding import compile_binder
+from d2._runtime.context import current_state
 
 POLICY = """
 policies:
@@ -115,7 +115,7 @@ def _parts(policy: d2.CompileResult | object) -> None:
     print(f"{'part':<34}{'µs/call':>10}")
     for name, fn, number in [
         ("bind: inspect.Signature.bind", inspect_bind, 100_000),
-        ("bind: d2._binding.compile_binder", lambda: fast(args, {}), 100_000),
+        ("bind: d2._runtime.binding.compile_binder", lambda: fast(args, {}), 100_000),
         ("3 input conditions (check only)", lambda: check(bound, state), 100_000),
         ("filter+redact 20 rows (apply only)", lambda: output(ROWS, state), 20_000),
     ]:

@@ -75,8 +75,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from d2._compile import compile_policy
-    from d2._source import parse_policy_file
+    from d2._lang.compiler import compile_policy
+    from d2._lang.source import parse_policy_file
     from d2tools.lint import lint_checks, lint_file
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -121,7 +121,7 @@ def end_to_end(directory: Path, repeat: int) -> tuple[float, float]:
 
 def parse_seconds(directory: Path, repeat: int) -> float:
     """Median seconds d2's YAML loader (ruamel, pure Python, with positions) takes for the suite."""
-    from d2._source import parse_policy_text
+    from d2._lang.source import parse_policy_text
 
     text = (directory / "bench.d2test.yaml").read_text(encoding="utf-8")
     times = []

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import per_call_us
 
 import d2
-from d2._context import RequestLog, RequestState, UserContext, push_state, reset_state
+from d2._runtime.context import RequestLog, RequestState, UserContext, push_state, reset_state
 
 SENSITIVE = [f"db.read_{i}" for i in range(50)]
 EXTERNAL = [f"net.send_{i}" for i in range(50)]

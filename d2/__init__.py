@@ -7,56 +7,67 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from d2._base.diagnostics import Diagnostic as Diagnostic
+from d2._base.diagnostics import Location as Location
+from d2._base.diagnostics import Severity as Severity
+from d2._config import configure_rbac_async as configure_rbac_async
+from d2._config import configure_rbac_sync as configure_rbac_sync
+from d2._core.state import UserContext as UserContext
+from d2._runtime.context import clear_user_context as clear_user_context
+from d2._runtime.context import get_user_context as get_user_context
+from d2._runtime.context import run_as as run_as
+from d2._runtime.context import set_user as set_user
+from d2._runtime.context import set_user_context as set_user_context
+from d2._runtime.context import warn_if_context_set as warn_if_context_set
+from d2._runtime.events import DecisionEvent as DecisionEvent
+from d2._runtime.events import add_decision_sink as add_decision_sink
+from d2._runtime.events import flush_events as flush_events
+from d2._runtime.events import remove_decision_sink as remove_decision_sink
+from d2._runtime.facts import get_facts as get_facts
+from d2._runtime.facts import has_any_fact as has_any_fact
+from d2._runtime.facts import has_fact as has_fact
+from d2._runtime.facts import record_fact as record_fact
+from d2._runtime.facts import record_facts as record_facts
+from d2._runtime.guard import d2_guard as d2_guard
+from d2._runtime.middleware import ASGIMiddleware as ASGIMiddleware
+from d2._runtime.middleware import clear_context as clear_context
+from d2._runtime.middleware import clear_context_async as clear_context_async
+from d2._runtime.middleware import headers_extractor as headers_extractor
+from d2._runtime.request_values import get_request_values as get_request_values
+from d2._runtime.request_values import record_untrusted as record_untrusted
+from d2._runtime.request_values import set_request_values as set_request_values
+from d2._runtime.restrict import restrict as restrict
+from d2._runtime.session import httpx_session_hook as httpx_session_hook
+from d2._runtime.session import httpx_session_hook_async as httpx_session_hook_async
+from d2._runtime.session import join_session as join_session
+from d2._runtime.session import session as session
+from d2._runtime.session import session_reference as session_reference
+from d2._runtime.stream import serve_decision_stream as serve_decision_stream
+from d2._sources.manager import PolicyManager as PolicyManager
+from d2._sources.manager import get_policy_manager as get_policy_manager
+from d2._sources.manager import load_policy_file as load_policy_file
+from d2._sources.manager import shutdown_all_rbac as shutdown_all_rbac
+from d2._sources.manager import shutdown_rbac as shutdown_rbac
+from d2._sources.session_state import configure_session_state as configure_session_state
+from d2.exceptions import BundleExpiredError as BundleExpiredError
+from d2.exceptions import ConfigurationError as ConfigurationError
+from d2.exceptions import D2Error as D2Error
+from d2.exceptions import D2NoContextError as D2NoContextError
+from d2.exceptions import D2PlanLimitError as D2PlanLimitError
+from d2.exceptions import InvalidSignatureError as InvalidSignatureError
+from d2.exceptions import MissingPolicyError as MissingPolicyError
+from d2.exceptions import PermissionDeniedError as PermissionDeniedError
+from d2.exceptions import PolicyTooLargeError as PolicyTooLargeError
+from d2.exceptions import Reason as Reason
+from d2.exceptions import TooManyToolsError as TooManyToolsError
+
 from . import threads as threads
-from ._context import UserContext as UserContext
-from ._context import clear_user_context as clear_user_context
-from ._context import get_user_context as get_user_context
-from ._context import run_as as run_as
-from ._context import set_user as set_user
-from ._context import set_user_context as set_user_context
-from ._context import warn_if_context_set as warn_if_context_set
-from ._diagnostics import Diagnostic as Diagnostic
-from ._diagnostics import Location as Location
-from ._diagnostics import Severity as Severity
-from ._events import DecisionEvent as DecisionEvent
-from ._events import add_decision_sink as add_decision_sink
-from ._events import flush_events as flush_events
-from ._events import remove_decision_sink as remove_decision_sink
-from ._facts import get_facts as get_facts
-from ._facts import has_any_fact as has_any_fact
-from ._facts import has_fact as has_fact
-from ._facts import record_fact as record_fact
-from ._facts import record_facts as record_facts
-from ._guard import d2_guard as d2_guard
-from ._manager import PolicyManager as PolicyManager
-from ._manager import configure_rbac_async as configure_rbac_async
-from ._manager import configure_rbac_sync as configure_rbac_sync
-from ._manager import get_policy_manager as get_policy_manager
-from ._manager import load_policy_file as load_policy_file
-from ._manager import shutdown_all_rbac as shutdown_all_rbac
-from ._manager import shutdown_rbac as shutdown_rbac
-from ._middleware import ASGIMiddleware as ASGIMiddleware
-from ._middleware import clear_context as clear_context
-from ._middleware import clear_context_async as clear_context_async
-from ._middleware import headers_extractor as headers_extractor
-from ._restrict import restrict as restrict
-from .exceptions import BundleExpiredError as BundleExpiredError
-from .exceptions import ConfigurationError as ConfigurationError
-from .exceptions import D2Error as D2Error
-from .exceptions import D2NoContextError as D2NoContextError
-from .exceptions import D2PlanLimitError as D2PlanLimitError
-from .exceptions import InvalidSignatureError as InvalidSignatureError
-from .exceptions import MissingPolicyError as MissingPolicyError
-from .exceptions import PermissionDeniedError as PermissionDeniedError
-from .exceptions import PolicyTooLargeError as PolicyTooLargeError
-from .exceptions import Reason as Reason
-from .exceptions import TooManyToolsError as TooManyToolsError
 
 if TYPE_CHECKING:
-    from ._compile import CompileResult as CompileResult
-    from ._compile import compile_policy as compile_policy
+    from d2._lang.compiler import CompileResult as CompileResult
+    from d2._lang.compiler import compile_policy as compile_policy
 
-_LAZY = {"CompileResult": "._compile", "compile_policy": "._compile"}
+_LAZY = {"CompileResult": "._lang.compiler", "compile_policy": "._lang.compiler"}
 
 
 def __getattr__(name: str) -> Any:
@@ -102,21 +113,31 @@ __all__ = [
     "compile_policy",
     "configure_rbac_async",
     "configure_rbac_sync",
+    "configure_session_state",
     "d2",
     "d2_guard",
     "flush_events",
     "get_facts",
     "get_policy_manager",
+    "get_request_values",
     "get_user_context",
     "has_any_fact",
     "has_fact",
     "headers_extractor",
+    "httpx_session_hook",
+    "httpx_session_hook_async",
+    "join_session",
     "load_policy_file",
     "record_fact",
     "record_facts",
+    "record_untrusted",
     "remove_decision_sink",
     "restrict",
     "run_as",
+    "session",
+    "session_reference",
+    "serve_decision_stream",
+    "set_request_values",
     "set_user",
     "set_user_context",
     "shutdown_all_rbac",

@@ -26,7 +26,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._diagnostics import Diagnostic
+    from d2._base.diagnostics import Diagnostic
 
 __all__ = [
     "BundleExpiredError",
@@ -61,6 +61,8 @@ class Reason(str, Enum):
     OUTPUT_SANITIZATION = "output_sanitization"
     STRICT_SYNC = "strict_sync"
     INTERNAL_ERROR = "internal_error"
+    STATE_UNAVAILABLE = "state_unavailable"
+    SESSION_INVALID = "session_invalid"
 
     def __str__(self) -> str:
         return self.value

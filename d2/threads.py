@@ -12,8 +12,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from ._context import UserContext, acting_as
-from .exceptions import D2NoContextError
+from d2._runtime.context import UserContext, acting_as
+from d2.exceptions import D2NoContextError
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future

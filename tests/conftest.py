@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import d2
-from d2 import _manager
-from d2._context import push_state, reset_state
+from d2._sources import manager as _manager
+from d2._runtime.context import push_state, reset_state
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -24,6 +24,11 @@ def _isolate_d2(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
         "D2_API_URL",
         "D2_STATE_PATH",
         "D2_TELEMETRY",
+        "D2_APP",
+        "D2_BUNDLE_URL",
+        "D2_JWKS_URL",
+        "D2_PIN_JWKS_THUMBPRINTS",
+        "D2_ALLOW_VOLATILE_FLOOR",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))

@@ -12,10 +12,13 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ._config import Config
 
 __all__ = [
     "EXIT_FINDINGS",
@@ -23,10 +26,13 @@ __all__ = [
     "EXIT_USAGE",
     "FORMAT_HELP",
     "OutputFormat",
+    "ReportFormat",
+    "TextJson",
     "display_path",
     "emit",
     "emit_json",
     "fail",
+    "load_settings",
     "make_console",
     "usage_error",
     "use_color",
@@ -40,11 +46,11 @@ _PIPE_WIDTH = 200
 # Typer vendors Click from 0.16 on; take UsageError from whichever Click typer itself raises.
 _USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
 
-FORMAT_HELP = "Output format: text for people, json (and github/sarif where offered) for machines."
+FORMAT_HELP = "Output format: text for people, json for machines."
 
 
-class OutputFormat(str, Enum):
-    """Report formats a command may offer; each command documents the subset it accepts."""
+class ReportFormat(str, Enum):
+    """Formats of commands that report diagnostics (``lint``, ``init --check``, ``fmt --check``)."""
 
     TEXT = "text"
     JSON = "json"
@@ -53,6 +59,32 @@ class OutputFormat(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class TextJson(str, Enum):
+    """Formats of every other command: a view for people, or JSON for machines.
+
+    Commands declare one of these two enums, so ``--help`` lists exactly the formats they accept.
+    """
+
+    TEXT = "text"
+    JSON = "json"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+OutputFormat = ReportFormat  # the older name, kept for code written against it
+
+
+def load_settings() -> Config:
+    """The ``[tool.d2]`` / ``.d2.toml`` settings in force; a broken settings file is a usage error."""
+    from ._config import ConfigError, load_config
+
+    try:
+        return load_config()
+    except ConfigError as exc:
+        fail(str(exc), code=EXIT_USAGE)
 
 
 def use_color(stream: Any = None) -> bool:

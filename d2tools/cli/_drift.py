@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from d2._diagnostics import Diagnostic, Severity
+from d2._toolkit import Diagnostic, Severity
 
 if TYPE_CHECKING:
-    from d2._source import SourceDoc
+    from d2._toolkit import SourceDoc
     from d2tools.scanner import ScanResult
 
 __all__ = ["MISSING_FROM_POLICY", "NOT_IN_CODE", "drift"]
@@ -23,7 +23,8 @@ NOT_IN_CODE = "D2E711"
 
 def drift(doc: SourceDoc, result: ScanResult) -> list[Diagnostic]:
     """Return one diagnostic per tool guarded but not named, and per tool named but not guarded."""
-    from d2tools.lint import named_tools
+    from d2._toolkit import suggest
+    from d2tools.lint import named_tools, stale_tool_hint
 
     named = named_tools(doc)
     guarded = result.tools_by_id()
@@ -31,6 +32,8 @@ def drift(doc: SourceDoc, result: ScanResult) -> list[Diagnostic]:
     for tool_id, sites in guarded.items():
         if tool_id in named:
             continue
+        guess = suggest(tool_id, [t for t in named if t not in guarded])
+        fix = f"the policy names '{guess}': did you mean '{tool_id}'?" if guess else None
         for site in sites:
             out.append(
                 Diagnostic(
@@ -40,15 +43,13 @@ def drift(doc: SourceDoc, result: ScanResult) -> list[Diagnostic]:
                     site.file,
                     site.line,
                     site.col,
-                    hint="grant it to a role (or deny it explicitly)",
+                    hint=fix or "grant it to a role (or deny it explicitly)",
                 )
             )
     unresolved = sum(1 for f in result.findings if f.code.value == "D2S003")
-    hint = "delete it or fix the id"
-    if unresolved:
-        hint += f"; {unresolved} guard(s) compute their id at run time (D2S003)"
     for tool_id, path in named.items():
         if tool_id not in guarded:
+            hint = stale_tool_hint(tool_id, guarded, unresolved)
             loc = doc.loc(path)
             out.append(
                 Diagnostic(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Annotated
 
 import typer
 
@@ -16,7 +17,20 @@ from ._common import EXIT_OK, EXIT_USAGE
 
 __all__ = ["COMMAND_MODULES", "build_app", "run"]
 
-COMMAND_MODULES = ("cmd_init", "cmd_lint", "cmd_diagnose", "cmd_inspect", "cmd_test", "cmd_cloud")
+COMMAND_MODULES = (
+    "cmd_init",
+    "cmd_lint",
+    "cmd_fmt",
+    "cmd_eval",
+    "cmd_schema",
+    "cmd_diagnose",
+    "cmd_inspect",
+    "cmd_test",
+    "cmd_cloud",
+    "cmd_versions",
+    "cmd_mcp",
+    "cmd_tui",
+)
 _OPTIONAL = frozenset({"cmd_test", "cmd_cloud"})
 
 _HELP = """d2: policy-as-code guard for the functions AI agents call.
@@ -33,16 +47,36 @@ def build_app() -> typer.Typer:
         name="d2",
         help=_HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         rich_markup_mode="markdown",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+    app.callback()(_root)
     for name in COMMAND_MODULES:
         module = _import_command(name)
         if module is not None:
             module.register(app)
     return app
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from d2 import __version__
+
+        typer.echo(f"d2 {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", help="Print the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """d2: policy-as-code guard for the functions AI agents call."""
 
 
 def _import_command(name: str) -> ModuleType | None:

@@ -10,18 +10,48 @@ from __future__ import annotations
 import json
 import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ._common import EXIT_USAGE, emit_json, fail, make_console
+from ._common import EXIT_USAGE, TextJson, emit, emit_json, fail, make_console
 
-__all__ = ["register"]
+__all__ = ["AppOpt", "PolicyFormat", "YesOpt", "confirm", "register"]
+
+
+class PolicyFormat(str, Enum):
+    """The two formats a policy file is written in."""
+
+    YAML = "yaml"
+    JSON = "json"
+
+    def __str__(self) -> str:
+        return self.value
+
 
 AppOpt = Annotated[
-    str | None, typer.Option("--app", help="App name (default: `d2 switch` choice, else D2_APP).")
+    str | None,
+    typer.Option(
+        "--app", "--app-name", help="App name (default: `d2 switch` choice, else D2_APP).", show_default=False
+    ),
 ]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")
+]
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before a destructive step; off a terminal, refuse unless ``--yes`` was given."""
+    import sys
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"{question} Not on a terminal, so not asked: pass --yes to confirm", code=EXIT_USAGE)
+    if not typer.confirm(question, default=False):
+        fail("cancelled; nothing was changed", code=EXIT_USAGE)
 
 
 def _client(app: str | None = None) -> Any:
@@ -51,7 +81,7 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _policy_file(file: Path | None) -> Path:
-    from d2._discovery import discover_policy
+    from d2._toolkit import discover_policy
     from d2.exceptions import D2Error
 
     try:
@@ -151,19 +181,23 @@ def _expected_etag(app: str, head: dict[str, Any] | None, force: bool) -> str | 
 
 
 def pull(
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the policy.")] = Path(
-        "policy.yaml"
-    ),
-    fmt: Annotated[str | None, typer.Option("--format", help="yaml or json (default: as published).")] = None,
+    output: Annotated[
+        str, typer.Option("-o", "--output", metavar="FILE", help="Where to write the policy; - for stdout.")
+    ] = "policy.yaml",
+    fmt: Annotated[
+        PolicyFormat | None, typer.Option("--format", "-f", help="yaml or json (default: as published).")
+    ] = None,
     stage: Annotated[
         str, typer.Option("--stage", help="published (verified bundle) or draft.")
     ] = "published",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing local file.")] = False,
     app: AppOpt = None,
 ) -> None:
     """Download the app's policy: the published bundle (signature verified) or the draft."""
-    from d2._bundle import verify_bundle
-    from d2._jwks import parse_jwks
+    from d2._toolkit import parse_jwks, verify_bundle
 
+    if output != "-" and Path(output).exists() and not force:
+        fail(f"{output} exists: pass --force to overwrite it, or -o - to print the policy", code=EXIT_USAGE)
     client = _client(app)
     if stage == "draft":
         answer = _call(client.get_draft)
@@ -177,8 +211,12 @@ def pull(
         _remember(bundle.app, response.headers.get("etag", ""))
     else:
         fail("--stage must be published or draft", code=EXIT_USAGE)
-    output.write_text(_convert(text, source_fmt, fmt or source_fmt), encoding="utf-8")
-    make_console().print(f"wrote {label} to {output}")
+    converted = _convert(text, source_fmt, fmt.value if fmt else source_fmt)
+    if output == "-":
+        emit(converted)
+        return
+    Path(output).write_text(converted, encoding="utf-8")
+    make_console(stderr=True).print(f"wrote {label} to {output}", markup=False)
 
 
 def _convert(text: str, source: str, target: str) -> str:
@@ -186,7 +224,7 @@ def _convert(text: str, source: str, target: str) -> str:
         fail("--format must be yaml or json", code=EXIT_USAGE)
     if source == target:
         return text
-    from d2._source import parse_policy_text
+    from d2._toolkit import parse_policy_text
 
     data = parse_policy_text(text, "pulled").data
     if target == "json":
@@ -202,12 +240,19 @@ def _convert(text: str, source: str, target: str) -> str:
 
 def revoke(
     restore: Annotated[
-        int | None, typer.Option("--restore", help="Re-issue this older version instead.")
+        int | None, typer.Option("--restore", help="Re-issue this older version instead (see `d2 history`).")
     ] = None,
+    yes: YesOpt = False,
     app: AppOpt = None,
 ) -> None:
     """Revoke the latest policy: SDKs refuse every guarded call (or, with --restore N, go back to vN)."""
-    answer = _call(_client(app).revoke, restore)
+    client = _client(app)
+    name = client.app or "the token's app"
+    if restore is None:
+        confirm(f"Revoke the policy of {name}? Every guarded call will be refused.", yes)
+    else:
+        confirm(f"Replace the policy of {name} with v{restore}?", yes)
+    answer = _call(client.revoke, restore)
     _remember(answer["app"], answer["etag"])
     what = f"restored v{restore} as" if restore is not None else "revoked; now"
     make_console().print(f"{answer['app']} v{answer['revoked_version']} {what} v{answer['version']}")
@@ -227,13 +272,14 @@ def switch(name: Annotated[str, typer.Argument(help="The app to work on.")]) -> 
 
 
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    output_format: Annotated[TextJson, typer.Option("--format", "-f", help="text or json.")] = TextJson.TEXT,
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Same as --format json.")] = False,
     app: AppOpt = None,
 ) -> None:
     """Show the app, token, published head, draft, signing keys and the locally cached bundles."""
     answer = _call(_client(app).status)
     answer["local_bundles"] = _local_bundles()
-    if as_json:
+    if as_json or output_format is TextJson.JSON:
         emit_json(answer)
         return
     head = answer["head"]
@@ -252,7 +298,7 @@ def status(
 
 
 def _local_bundles() -> list[str]:
-    from d2._cloud_state import default_state_path
+    from d2._toolkit import default_state_path
 
     path = default_state_path()
     try:

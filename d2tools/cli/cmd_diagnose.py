@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._common import EXIT_FINDINGS, EXIT_OK, OutputFormat, emit_json, make_console, usage_error
+from ._common import EXIT_FINDINGS, EXIT_OK, TextJson, emit_json, make_console
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,7 +20,9 @@ __all__ = ["diagnose", "register"]
 _HELP = """Find the policy the runtime would load and check it: counts, expiry, limits, errors.
 
 Discovery order: --policy, D2_POLICY_FILE, $XDG_CONFIG_HOME/d2/policy.*, ./policy.*.
-Exits 1 when no policy is found or it would not load (errors, expired).
+With D2_TOKEN set (cloud mode) and no --policy, it checks what the runtime would use instead: the
+control plane's bundle (fetched, signature verified, its policy linted).
+Exits 1 when no policy is found or it would not load (errors, expired, revoked).
 
 Example:
 
@@ -39,16 +41,14 @@ def diagnose(
         typer.Option("--policy", "-p", metavar="FILE", help="Check this file instead of discovering one."),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.TEXT,
+        TextJson, typer.Option("--format", "-f", help="text or json.")
+    ] = TextJson.TEXT,
 ) -> None:
     """Report on the local policy."""
     from d2tools.inspect import diagnose as run_diagnosis
 
-    if output_format not in (OutputFormat.TEXT, OutputFormat.JSON):
-        usage_error("d2 diagnose supports --format text or json", param_hint="--format")
     result = run_diagnosis(policy)
-    if output_format is OutputFormat.JSON:
+    if output_format is TextJson.JSON:
         emit_json(result.to_json())
     else:
         _print(make_console(), result)
@@ -81,8 +81,11 @@ def _print(console: Console, result: Diagnosis) -> None:
 
 
 def _rows(result: Diagnosis) -> list[tuple[str, str]]:
+    cloud = [("Mode", f"{result.mode} (D2_TOKEN is set)" if result.mode == "cloud" else result.mode)]
+    for key, value in (result.cloud or {}).items():
+        cloud.append((key.replace("_", " ").capitalize(), "-" if value is None else str(value)))
     if result.path is None:
-        return [("Policy", "not found")]
+        return [*cloud, ("Policy", "not found")]
     c = result.counts
     rows = [
         ("Policy", f"{result.path} (found via {result.how})"),
@@ -99,7 +102,7 @@ def _rows(result: Diagnosis) -> list[tuple[str, str]]:
     if result.size_bytes is not None:
         limit = f" of {_size(result.max_bytes)} (D2_MAX_POLICY_BYTES)" if result.max_bytes else ""
         rows.append(("Size", f"{_size(result.size_bytes)}{limit}"))
-    return rows
+    return [*cloud, *rows]
 
 
 def _expiry(when: datetime | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,6 +30,8 @@ Examples:
     d2 init --path src --stdout --format json
 
     d2 init --check --policy policy.yaml --path src
+
+    d2 init --mcp -- uvx mcp-server-time     # policy + scenarios for an MCP server's tools
 """
 
 
@@ -76,7 +79,22 @@ def init(
             show_default=False,
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing policy file (never the scenario file).")
+    ] = False,
+    merge: Annotated[
+        bool,
+        typer.Option("--merge", help="Add newly guarded tools to the existing policy, keeping your edits."),
+    ] = False,
+    role: Annotated[
+        str, typer.Option("--role", metavar="ROLE", help="The role --merge adds new tools to.")
+    ] = "developer",
+    scenarios: Annotated[
+        bool,
+        typer.Option(
+            "--scenarios/--no-scenarios", help="Also write scenarios/policy.d2test.yaml (kept if it exists)."
+        ),
+    ] = True,
     name: Annotated[
         str | None, typer.Option("--name", help="metadata.name [default: the directory's name]")
     ] = None,
@@ -89,17 +107,33 @@ def init(
             help="Policy to --check [default: $D2_POLICY_FILE, else ./policy.{yaml,yml,json}]",
         ),
     ] = None,
+    mcp: Annotated[
+        bool, typer.Option("--mcp", help="Start the MCP server after '--'; write a policy for its tools.")
+    ] = False,
+    mcp_url: Annotated[
+        str | None, typer.Option("--mcp-url", metavar="URL", help="Like --mcp, for a server over HTTP.")
+    ] = None,
+    command: Annotated[
+        list[str] | None, typer.Argument(metavar="[-- COMMAND...]", help="The MCP server's command (--mcp).")
+    ] = None,
 ) -> None:
     """Write a starter policy, or check one for drift."""
+    if mcp or mcp_url or command:
+        from .cmd_mcp import init_mcp
+
+        init_mcp(command or [], mcp_url, name=name, output=output, force=force, stdout=stdout)
     paths = list(path) if path else [Path(".")]
     for p in paths:
         if not p.exists():
             usage_error(f"{p} does not exist", param_hint="--path")
     if check:
-        if stdout or force:
-            usage_error("--check writes nothing; drop --stdout/--force")
+        if stdout or force or merge:
+            usage_error("--check writes nothing; drop --stdout/--force/--merge")
         _check(paths, policy, output_format or InitFormat.TEXT)
-    _write(paths, output, stdout, _policy_format(output_format, output), force, name)
+    if merge and (force or stdout):
+        usage_error("--merge edits the existing policy in place; drop --force/--stdout")
+    options = _WriteOptions(output, stdout, _policy_format(output_format, output), force, name, merge, role)
+    _write(paths, options, scenarios)
 
 
 def _policy_format(chosen: InitFormat | None, output: Path) -> InitFormat:
@@ -119,42 +153,103 @@ def _scan(paths: list[Path]) -> ScanResult:
         return scan(paths, root=Path.cwd(), on_progress=on_progress)
 
 
-def _write(
-    paths: list[Path], output: Path, stdout: bool, fmt: InitFormat, force: bool, name: str | None
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _WriteOptions:
+    output: Path
+    stdout: bool
+    fmt: InitFormat
+    force: bool
+    name: str | None
+    merge: bool
+    role: str
+
+
+def _write(paths: list[Path], opts: _WriteOptions, scenarios: bool) -> None:
     from ._starter import starter_from_scan
 
     err = make_console(stderr=True)
-    if not stdout and output.exists() and not force:
-        err.print(f"d2 init: {output} already exists; pass --force to overwrite it", markup=False)
-        raise typer.Exit(EXIT_FINDINGS)
-    result = _scan(paths)
-    starter = starter_from_scan(result, name=name or _project_name(paths[0]))
-    text = starter.to_json() if fmt is InitFormat.JSON else starter.to_yaml()
-    _print_findings(result)
-    if stdout:
-        emit(text)
-    else:
-        _atomic_write(output, text)
+    output = opts.output
+    if opts.merge and not output.exists():
+        usage_error(f"--merge needs an existing policy, and {output} does not exist", param_hint="--output")
+    if not opts.stdout and not opts.merge and output.exists() and not opts.force:
         err.print(
-            f"Wrote {output}: {len(starter.tools)} tool(s) from {result.files_scanned} file(s). "
-            "Review it, then run `d2 lint`.",
+            f"d2 init: {output} already exists; pass --merge to add new tools to it, "
+            "or --force to replace it",
             markup=False,
         )
-        _write_starter_scenario(output, list(starter.tools), force, err)
+        raise typer.Exit(EXIT_FINDINGS)
+    result = _scan(paths)
+    starter = starter_from_scan(result, name=opts.name or _project_name(paths[0]))
+    _print_findings(result)
+    if opts.merge:
+        _merge(output, starter, opts.role, err)
+        raise typer.Exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
+    schema_ref = _schema_ref(output)
+    text = starter.to_json(schema_ref) if opts.fmt is InitFormat.JSON else starter.to_yaml(schema_ref)
+    if opts.stdout:
+        emit(text)
+        raise typer.Exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
+    _atomic_write(output, text)
+    err.print(
+        f"Wrote {output}: {len(starter.tools)} tool(s) from {result.files_scanned} file(s). "
+        "Review it, then run `d2 lint`.",
+        markup=False,
+    )
+    _write_schemas(output, err)
+    if scenarios:
+        _write_starter_scenario(output, list(starter.tools), err)
     raise typer.Exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
 
 
-def _write_starter_scenario(policy: Path, tool_ids: list[str], force: bool, err: Any) -> None:
-    """Write ``scenarios/policy.d2test.yaml`` beside the policy; an existing one needs --force."""
+def _schema_ref(policy: Path) -> str:
+    from .cmd_schema import SCHEMA_DIR, modeline
+
+    return modeline(policy, policy.parent / SCHEMA_DIR).split("$schema=", 1)[1]
+
+
+def _write_schemas(policy: Path, err: Any) -> None:
+    from .cmd_schema import SCHEMA_DIR, write_schemas
+
+    directory = policy.parent / SCHEMA_DIR
+    write_schemas(directory)
+    err.print(f"Wrote {directory}/*.schema.json: the schemas editors read for completion.", markup=False)
+
+
+def _merge(output: Path, starter: Any, role: str, err: Any) -> None:
+    from ._merge import MergeError, merge_starter
+
+    try:
+        added = merge_starter(output, starter, role=role)
+    except MergeError as exc:
+        err.print(f"d2 init --merge: {exc}", markup=False)
+        raise typer.Exit(EXIT_FINDINGS) from None
+    if added:
+        err.print(
+            f"Added {len(added)} tool(s) to role '{role}' in {output}: {', '.join(added)}", markup=False
+        )
+    else:
+        err.print(f"{output} already names every guarded tool; nothing to add.", markup=False)
+
+
+def _write_starter_scenario(policy: Path, tool_ids: list[str], err: Any) -> None:
+    """Write ``scenarios/policy.d2test.yaml`` beside the policy; an existing one is never overwritten."""
     from d2tools.testing import starter_scenario
 
+    from ._starter import DEVELOPER_ROLE
+    from .cmd_schema import SCHEMA_DIR, modeline
+
     target = policy.parent / "scenarios" / "policy.d2test.yaml"
-    if target.exists() and not force:
-        err.print(f"Kept the existing {target}.", markup=False)
+    if target.exists():
+        err.print(f"Kept the existing {target} (scenarios are yours: never overwritten).", markup=False)
         return
-    _atomic_write(target, starter_scenario(tool_ids, f"../{policy.name}"))
-    err.print(f"Wrote {target}: run `d2 test {target.parent}` in CI.", markup=False)
+    grants = {"admin": tool_ids, DEVELOPER_ROLE: tool_ids}
+    line = modeline(target, policy.parent / SCHEMA_DIR, "scenario")
+    _atomic_write(target, starter_scenario(tool_ids, f"../{policy.name}", grants=grants, schema_line=line))
+    err.print(
+        f"Wrote {target}: starter scenarios for these grants (--no-scenarios to skip); "
+        f"run `d2 test {target.parent}` in CI.",
+        markup=False,
+    )
 
 
 def _print_findings(result: ScanResult) -> None:
@@ -179,14 +274,22 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        # mkstemp makes 0600; a policy is an ordinary project file (0644 under the usual umask 022).
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def _check_policy_path(explicit: Path | None) -> Path:
-    from d2._discovery import POLICY_NAMES
+    from d2._toolkit import POLICY_NAMES
 
     if explicit is not None:
         if not explicit.is_file():
@@ -204,7 +307,7 @@ def _check_policy_path(explicit: Path | None) -> Path:
 
 def _check(paths: list[Path], explicit: Path | None, fmt: InitFormat) -> None:
     from d2 import __version__
-    from d2._source import parse_policy_file
+    from d2._toolkit import parse_policy_file
     from d2.exceptions import D2Error
     from d2tools.report import Report, render
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._common import EXIT_FINDINGS, EXIT_OK, OutputFormat, display_path, emit_json, make_console, usage_error
+from ._common import EXIT_FINDINGS, EXIT_OK, TextJson, display_path, emit_json, make_console, usage_error
 
 if TYPE_CHECKING:
-    from d2._source import SourceDoc
+    from d2._toolkit import SourceDoc
 
 __all__ = ["inspect_policy", "parse_assignments", "register"]
 
@@ -65,12 +65,10 @@ def inspect_policy(
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.TEXT,
+        TextJson, typer.Option("--format", "-f", help="text or json.")
+    ] = TextJson.TEXT,
 ) -> None:
     """Inspect a policy."""
-    if output_format not in (OutputFormat.TEXT, OutputFormat.JSON):
-        usage_error("d2 inspect supports --format text or json", param_hint="--format")
     if explain is None and (arg or attr or history):
         usage_error("--arg, --attr and --history need --explain ROLE TOOL")
     doc = _load(policy)
@@ -103,8 +101,7 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
 
 
 def _load(path: Path | None) -> SourceDoc:
-    from d2._discovery import discover_policy
-    from d2._source import parse_policy_file
+    from d2._toolkit import discover_policy, parse_policy_file
     from d2.exceptions import ConfigurationError, D2Error
 
     err = make_console(stderr=True)
@@ -127,7 +124,7 @@ def _print_diagnostics(diagnostics: Any) -> None:
 
 
 def _compile_errors(doc: SourceDoc) -> tuple[Any, bool]:
-    from d2._compile import compile_policy
+    from d2._toolkit import compile_policy
 
     result = compile_policy(doc)
     if result.errors:
@@ -135,7 +132,7 @@ def _compile_errors(doc: SourceDoc) -> tuple[Any, bool]:
     return result.policy, bool(result.errors)
 
 
-def _show(doc: SourceDoc, role: str | None, tool: str | None, output_format: OutputFormat) -> None:
+def _show(doc: SourceDoc, role: str | None, tool: str | None, output_format: TextJson) -> None:
     from d2tools.inspect import build_view
     from d2tools.inspect._render import render_tree
 
@@ -143,7 +140,7 @@ def _show(doc: SourceDoc, role: str | None, tool: str | None, output_format: Out
     if role is not None and not view.roles:
         _unknown_role(doc, role)
     _, failed = _compile_errors(doc)
-    if output_format is OutputFormat.JSON:
+    if output_format is TextJson.JSON:
         emit_json(view.to_json())
     else:
         make_console().print(render_tree(view, tool=tool))
@@ -151,7 +148,7 @@ def _show(doc: SourceDoc, role: str | None, tool: str | None, output_format: Out
 
 
 def _unknown_role(doc: SourceDoc, role: str) -> None:
-    from d2._suggest import suggest
+    from d2._toolkit import suggest
     from d2tools.lint._entries import role_entries
 
     names = sorted({r for e in role_entries(doc.data) for r in e.roles})
@@ -166,7 +163,7 @@ def _explain(
     args: dict[str, Any],
     attributes: dict[str, Any],
     history: list[str] | None,
-    output_format: OutputFormat,
+    output_format: TextJson,
 ) -> None:
     from d2tools.inspect import explain
     from d2tools.inspect._render import render_explanation
@@ -181,8 +178,13 @@ def _explain(
     if role not in policy.roles:
         _unknown_role(doc, role)
     result = explain(policy, role, tool, args, history=history or (), attributes=attributes)
-    if output_format is OutputFormat.JSON:
-        emit_json(result.to_json())
+    from d2tools.inspect._eval import name_hints
+
+    hints = name_hints(policy, tool, (role,))
+    if output_format is TextJson.JSON:
+        emit_json({**result.to_json(), "hints": hints})
     else:
         make_console().print(render_explanation(result))
+        for hint in hints:
+            make_console().print(f"note: {hint}", style="yellow", markup=False)
     raise typer.Exit(EXIT_OK if result.allowed else EXIT_FINDINGS)

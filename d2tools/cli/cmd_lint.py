@@ -7,10 +7,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OutputFormat, display_path, emit, make_console
+from ._common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    ReportFormat,
+    display_path,
+    emit,
+    load_settings,
+    make_console,
+    usage_error,
+)
 
 if TYPE_CHECKING:
     from d2tools.lint import CodeIndex
+
+    from ._config import Config
 
 __all__ = ["lint", "register"]
 
@@ -18,10 +30,14 @@ _HELP = """Check policy files: shape, operators, regexes, groups, expiry, dead g
 
 Prints one line per finding, like ruff: `policy.yaml:12:9: D2E101 unknown operator ...`.
 Exits 1 when any error is found (or any warning, with --strict). Codes: docs/lint-codes.md.
+Settings: [tool.d2] in pyproject.toml or .d2.toml. Silence one warning in place with
+`# d2: ignore[CODE] reason`.
 
 Examples:
 
     d2 lint policy.yaml
+
+    d2 lint policies/ --fix
 
     d2 lint policy.yaml --code src --format sarif > d2.sarif
 """
@@ -36,12 +52,14 @@ def lint(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Policy files to check (default: the policy the runtime would discover).", show_default=False
+            help="Policy files or directories (searched recursively for policy files). "
+            "Default: [tool.d2] policies, else the policy the runtime would discover.",
+            show_default=False,
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text, json, github (annotations) or sarif.")
-    ] = OutputFormat.TEXT,
+        ReportFormat, typer.Option("--format", "-f", help="text, json, github (annotations) or sarif.")
+    ] = ReportFormat.TEXT,
     code: Annotated[
         list[Path] | None,
         typer.Option(
@@ -52,12 +70,31 @@ def lint(
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            metavar="CODE",
+            help="Report only codes starting with this (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     ignore: Annotated[
         list[str] | None,
         typer.Option(
-            "--ignore", metavar="CODE", help="Drop findings with this code (repeatable).", show_default=False
+            "--ignore", metavar="CODE", help="Drop codes starting with this (repeatable).", show_default=False
         ),
     ] = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Apply the fixes that cannot change any decision, then report.")
+    ] = False,
+    only_policies: Annotated[
+        bool,
+        typer.Option(
+            "--only-policies",
+            help="Skip given files that are not d2 policies (by name, $schema line or [tool.d2] policies).",
+        ),
+    ] = False,
 ) -> None:
     """Lint policy files."""
     from d2 import __version__
@@ -65,20 +102,48 @@ def lint(
     from d2tools.report import Report, render
     from d2tools.report.text import styled
 
-    paths = list(files) if files else [_discovered()]
-    index = _scan(code) if code else None
-    run = lint_paths(paths, code=index, ignore=[c.upper() for c in ignore or ()])
+    config = load_settings()
+    paths = _targets(files, config, only_policies)
+    if not paths:
+        make_console(stderr=True).print("d2 lint: no d2 policy files among the given files", markup=False)
+        raise typer.Exit(EXIT_OK)
+    dirs = list(code) if code else list(config.code)
+    index = _scan(dirs) if dirs else None
+    chosen = tuple(c.upper() for c in select or ()) or config.select
+    skipped = tuple(c.upper() for c in ignore or ()) + config.ignore
+    run = lint_paths(paths, code=index, ignore=skipped, select=chosen)
+    if fix:
+        from d2tools.lint import apply_fixes
+
+        fixed = sum(apply_fixes(Path(f.file), f.diagnostics) for f in run.files if f.diagnostics)
+        make_console(stderr=True).print(f"Fixed {fixed} finding(s).", markup=False)
+        if fixed:
+            run = lint_paths(paths, code=index, ignore=skipped, select=chosen)
     report = Report(run.diagnostics, tuple(f.file for f in run.files), "d2", __version__)
-    if output_format is OutputFormat.TEXT:
+    if output_format is ReportFormat.TEXT:
         make_console().print(styled(report))
-    elif report.diagnostics or output_format is not OutputFormat.GITHUB:
+    elif report.diagnostics or output_format is not ReportFormat.GITHUB:
         emit(render(output_format.value, report))
-    failed = report.errors > 0 or (strict and report.warnings > 0)
+    failed = report.errors > 0 or ((strict or config.strict) and report.warnings > 0)
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
+def _targets(files: list[Path] | None, config: Config, only_policies: bool) -> list[Path]:
+    from ._policyfiles import collect_policies, is_policy_file
+
+    if not files:
+        listed = config.policy_files()
+        if config.policies and not listed:
+            usage_error(f"[tool.d2] policies in {config.path} matches no file", param_hint="policies")
+        return listed or [_discovered()]
+    paths = collect_policies(files, config)  # a missing file stays: it is reported as D2E700
+    if only_policies:
+        paths = [p for p in paths if is_policy_file(p, config)]
+    return paths
+
+
 def _discovered() -> Path:
-    from d2._discovery import discover_policy
+    from d2._toolkit import discover_policy
     from d2.exceptions import D2Error
 
     try:

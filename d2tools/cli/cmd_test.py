@@ -12,7 +12,7 @@ from ._common import (
     EXIT_OK,
     EXIT_USAGE,
     FORMAT_HELP,
-    OutputFormat,
+    TextJson,
     emit_json,
     fail,
     make_console,
@@ -54,9 +54,7 @@ def test_command(
     select: Annotated[
         str | None, typer.Option("-k", help="Only cases matching, e.g. 'viewer and not delete'.")
     ] = None,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", help=FORMAT_HELP + " Here: text, json.")
-    ] = OutputFormat.TEXT,
+    fmt: Annotated[TextJson, typer.Option("--format", "-f", help=FORMAT_HELP)] = TextJson.TEXT,
     junit_xml: Annotated[
         Path | None, typer.Option("--junit-xml", help="Also write JUnit XML to FILE.")
     ] = None,
@@ -71,12 +69,14 @@ def test_command(
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Print failures and the summary only.")
     ] = False,
+    durations: Annotated[
+        int,
+        typer.Option("--durations", min=0, metavar="N", help="List the N slowest cases with their times."),
+    ] = 0,
 ) -> None:
     """Run the scenarios and exit with 0 (all passed), 1 (failures) or 2 (usage error)."""
     from d2tools.testing import SelectError, collect_files, compile_selector
 
-    if fmt not in (OutputFormat.TEXT, OutputFormat.JSON):
-        fail(f"--format {fmt} is not offered by d2 test (use text or json)", code=EXIT_USAGE)
     targets = list(paths or [Path(".")])
     if select:
         try:
@@ -88,12 +88,15 @@ def test_command(
         where = ", ".join(str(t) for t in targets)
         fail(f"no scenario files (*.d2test.yaml) under {where}", code=EXIT_USAGE)
     options = _Options(
-        targets, policy, list(code or []), select, coverage, coverage_min, fmt, junit_xml, quiet
+        targets, policy, list(code or []), select, coverage, coverage_min, fmt, junit_xml, quiet, durations
     )
     if watch:
         _watch(options)
         raise typer.Exit(EXIT_OK)
     result = options.run()
+    if select and not result.cases and not result.problems:
+        # Like pytest (exit 5) and the docs: a filter that selects nothing is a usage mistake, not a pass.
+        fail(f"-k {select!r} matched none of the {result.deselected} case(s)", code=EXIT_USAGE)
     options.report(result)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
 
@@ -109,13 +112,14 @@ class _Options:
         select: str | None,
         coverage: bool,
         coverage_min: float | None,
-        fmt: OutputFormat,
+        fmt: TextJson,
         junit_xml: Path | None,
         quiet: bool,
+        durations: int = 0,
     ) -> None:
         self.paths, self.policy, self.code, self.select = paths, policy, code, select
         self.coverage, self.coverage_min = coverage or coverage_min is not None, coverage_min
-        self.fmt, self.junit_xml, self.quiet = fmt, junit_xml, quiet
+        self.fmt, self.junit_xml, self.quiet, self.durations = fmt, junit_xml, quiet, durations
 
     def run(self) -> RunResult:
         from d2tools.testing import run
@@ -135,10 +139,14 @@ class _Options:
         if self.junit_xml is not None:
             self.junit_xml.parent.mkdir(parents=True, exist_ok=True)
             self.junit_xml.write_text(to_junit_xml(result), encoding="utf-8")
-        if self.fmt is OutputFormat.JSON:
+        if self.fmt is TextJson.JSON:
             emit_json(to_json(result))
             return
-        _print_text(render_text(result, quiet=self.quiet), result.ok)
+        _print_text(render_text(result, quiet=self.quiet, durations=self.durations), result.ok)
+        if not self.durations:
+            from d2tools.testing._report_text import timing_lines
+
+            make_console(stderr=True).print(timing_lines(result)[0], style="dim", markup=False)
 
 
 def _print_text(text: str, ok: bool) -> None:

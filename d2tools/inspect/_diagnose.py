@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from d2._diagnostics import Diagnostic
+from d2._toolkit import Diagnostic
 
 __all__ = ["Counts", "Diagnosis", "diagnose"]
 
@@ -40,6 +41,8 @@ class Diagnosis:
     diagnostics: tuple[Diagnostic, ...] = ()
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    mode: str = "local"  # "cloud" when D2_TOKEN makes the runtime read the control plane's bundle
+    cloud: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -65,14 +68,21 @@ class Diagnosis:
             "diagnostics": [diagnostic_dict(d) for d in self.diagnostics],
             "problems": list(self.problems),
             "notes": list(self.notes),
+            "mode": self.mode,
+            "cloud": dict(self.cloud) if self.cloud is not None else None,
         }
 
 
 def diagnose(explicit: Path | None = None, *, now: datetime | None = None) -> Diagnosis:
     """Discover (D2_POLICY_FILE, XDG config, working directory), lint and measure the policy."""
-    from d2._discovery import discover_policy
+    from d2._toolkit import discover_policy
     from d2.exceptions import D2Error
 
+    if explicit is None and os.environ.get("D2_TOKEN"):
+        from ._cloud import diagnose_cloud
+
+        result: Diagnosis = diagnose_cloud(now=now)
+        return result
     notes = _mode_notes(explicit)
     try:
         found = discover_policy(explicit)
@@ -82,13 +92,13 @@ def diagnose(explicit: Path | None = None, *, now: datetime | None = None) -> Di
 
 
 def _measure(path: Path, how: str, now: datetime | None, notes: tuple[str, ...]) -> Diagnosis:
-    from d2._source import _max_bytes_from_env
+    from d2._toolkit import max_bytes_from_env
     from d2.exceptions import ConfigurationError
     from d2tools.lint import lint_file
 
     problems: list[str] = []
     try:
-        limit: int | None = _max_bytes_from_env()
+        limit: int | None = max_bytes_from_env()
     except ConfigurationError as exc:
         limit = None
         problems.append(str(exc))

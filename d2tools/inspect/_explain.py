@@ -1,6 +1,6 @@
 """``d2 inspect --explain``: what one call would get, decided by the real engine, and why.
 
-The call runs through :func:`d2._engine.authorize` with a fresh request for a user holding one role,
+The call runs through :func:`d2._toolkit.authorize` with a fresh request for a user holding one role,
 exactly as the guard would decide it (arguments are taken as given: the function's defaults are not
 known here). The explanation lists every grant the role holds for the tool and whether its input
 conditions pass, so a denial names the rule and a permission names the grant that allowed it.
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from d2._context import RequestLog, RequestState, UserContext
-from d2._engine import authorize
-from d2._policy import CompiledPolicy, Grant
+from d2._toolkit import RequestLog, RequestState, UserContext
+from d2._toolkit import authorize
+from d2._toolkit import CompiledPolicy, Grant
 from d2.exceptions import PermissionDeniedError, Reason
 
 __all__ = ["Explanation", "GrantCheck", "explain"]

@@ -10,8 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from d2._source import SourceDoc
-from d2tools.lint._entries import mapping, permissions, role_entries, sequence_rules
+from d2._toolkit import SourceDoc
+from d2tools.lint._entries import (
+    Permission,
+    SequenceRule,
+    mapping,
+    permissions,
+    role_entries,
+    sequence_rules,
+)
 
 __all__ = ["FlowView", "PolicyView", "RoleView", "RuleView", "ToolView", "build_view"]
 
@@ -89,11 +96,20 @@ def build_view(doc: SourceDoc, *, role: str | None = None, tool: str | None = No
     meta = mapping(data.get("metadata"))
     groups = _groups(meta.get("tool_groups"))
     names = [r for e in role_entries(data) for r in e.roles]
+    # Read the entries once: walking them again for every role is quadratic on large policies.
+    perms: dict[str, list[Permission]] = {}
+    for perm in permissions(doc.data):
+        for name in perm.entry.roles:
+            perms.setdefault(name, []).append(perm)
+    rules: dict[str, list[SequenceRule]] = {}
+    for rule in sequence_rules(doc.data):
+        for name in rule.entry.roles:
+            rules.setdefault(name, []).append(rule)
     roles = []
     for name in dict.fromkeys(names):
         if role is not None and name != role:
             continue
-        view = _role(doc, name, groups)
+        view = _role(doc, name, groups, perms.get(name, []), rules.get(name, []))
         if tool is not None:
             view = _only_tool(view, tool, groups)
         roles.append(view)
@@ -107,10 +123,16 @@ def build_view(doc: SourceDoc, *, role: str | None = None, tool: str | None = No
     )
 
 
-def _role(doc: SourceDoc, name: str, groups: Mapping[str, tuple[str, ...]]) -> RoleView:
+def _role(
+    doc: SourceDoc,
+    name: str,
+    groups: Mapping[str, tuple[str, ...]],
+    perms: list[Permission],
+    all_rules: list[SequenceRule],
+) -> RoleView:
     wildcard: int | None = None
     tools: list[ToolView] = []
-    for perm in permissions(doc.data):
+    for perm in perms:
         if name not in perm.entry.roles:
             continue
         line = doc.loc(perm.path).line
@@ -124,7 +146,7 @@ def _role(doc: SourceDoc, name: str, groups: Mapping[str, tuple[str, ...]]) -> R
         members = groups.get(perm.ref[1:], ()) if via else (perm.ref,)
         tools += [ToolView(t, perm.allow, line, via, inp, out) for t in members]
     rules = []
-    for rule in sequence_rules(doc.data):
+    for rule in all_rules:
         if name not in rule.entry.roles:
             continue
         for kind in ("deny", "allow"):

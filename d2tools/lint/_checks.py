@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from d2._diagnostics import Diagnostic
-from d2._policy import CompiledPolicy
-from d2._source import SourceDoc
+from d2._toolkit import CompiledPolicy, Diagnostic, SourceDoc
 
 from ._diag import make
 from ._entries import RoleEntry, permissions, sequence_elements
 
-__all__ = ["EXPIRY_WARNING", "check_expiry", "check_sequences", "check_shadowed", "lint_checks"]
+__all__ = [
+    "EXPIRY_WARNING",
+    "check_expiry",
+    "check_negative_types",
+    "check_sequences",
+    "check_shadowed",
+    "lint_checks",
+]
 
 EXPIRY_WARNING = timedelta(days=7)
 
@@ -26,6 +31,7 @@ def lint_checks(doc: SourceDoc, policy: CompiledPolicy, *, now: datetime | None 
     out = list(check_expiry(doc, policy, now=now))
     out += check_shadowed(doc, policy)
     out += check_sequences(doc, policy)
+    out += check_negative_types(doc)
     return out
 
 
@@ -95,6 +101,36 @@ def check_sequences(doc: SourceDoc, policy: CompiledPolicy) -> Iterator[Diagnost
             element.path,
             hint="grant the tool to a role, fix the tool id, or delete the rule",
         )
+
+
+NEGATIVE = ("not_in", "ne", "not_contains")
+
+
+def check_negative_types(doc: SourceDoc) -> Iterator[Diagnostic]:
+    """Warn about a negative operator with no ``type`` beside it.
+
+    Such a rule names what it forbids, not what it expects: at run time a value of a type none of its
+    operands has is refused (never compared), which the author should know when writing it.
+    """
+    for perm in permissions(doc.data):
+        for section in ("input", "output"):
+            rules = (perm.conditions or {}).get(section)
+            if not isinstance(rules, dict):
+                continue
+            for name, rule in rules.items():
+                if not isinstance(rule, dict) or "type" in rule:
+                    continue
+                for op in NEGATIVE:
+                    if op in rule:
+                        yield make(
+                            doc,
+                            "D2W707",
+                            f"'{op}' on '{name}' has no 'type': a value of another type (a list, bytes, a "
+                            "number) is refused at run time, never compared",
+                            (*perm.path, "conditions", section, name, op),
+                            key=True,
+                            hint=f"say what '{name}' is, e.g. 'type: string' beside '{op}'",
+                        )
 
 
 def _may_call(policy: CompiledPolicy, tool: str, entry: RoleEntry) -> bool:

@@ -7,15 +7,12 @@ a tool the policy grants that no scanned function guards (a rename or a deletion
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from d2._diagnostics import Diagnostic
-from d2._policy import CompiledPolicy
-from d2._source import JsonPath, SourceDoc
-from d2._suggest import suggest
+from d2._toolkit import CompiledPolicy, Diagnostic, JsonPath, SourceDoc, suggest
 
 from ._diag import make
 from ._entries import Permission, permissions
@@ -23,7 +20,7 @@ from ._entries import Permission, permissions
 if TYPE_CHECKING:
     from d2tools.scanner import GuardedTool, ProgressCallback
 
-__all__ = ["CodeIndex", "check_against_code", "named_tools", "scan_code"]
+__all__ = ["CodeIndex", "check_against_code", "named_tools", "scan_code", "stale_tool_hint"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,26 +51,46 @@ def scan_code(
     )
 
 
-def check_against_code(doc: SourceDoc, policy: CompiledPolicy, code: CodeIndex) -> list[Diagnostic]:
-    """Return D2E702 (unknown parameter) and D2W704 (tool no code guards) diagnostics."""
-    out = list(_unknown_parameters(doc, policy, code))
+def check_against_code(doc: SourceDoc, policy: CompiledPolicy | None, code: CodeIndex) -> list[Diagnostic]:
+    """Return D2E702 (unknown parameter) and D2E711 (tool no code guards) diagnostics.
+
+    ``policy`` may be None (the document has errors): the checks then read the groups as written, so
+    one run reports every problem of every stage instead of hiding these behind the first error.
+    """
+    groups = dict(policy.tool_groups) if policy is not None else _raw_groups(doc)
+    out = list(_unknown_parameters(doc, groups, code))
     out += _stale_tools(doc, code)
     return out
 
 
-def _expand(policy: CompiledPolicy, ref: str) -> frozenset[str]:
+def _raw_groups(doc: SourceDoc) -> dict[str, frozenset[str]]:
+    data = doc.data if isinstance(doc.data, Mapping) else {}
+    meta = data.get("metadata")
+    groups = meta.get("tool_groups") if isinstance(meta, Mapping) else None
+    if not isinstance(groups, Mapping):
+        return {}
+    return {
+        str(name): frozenset(m for m in members if isinstance(m, str))
+        for name, members in groups.items()
+        if isinstance(members, list)
+    }
+
+
+def _expand(groups: Mapping[str, frozenset[str]], ref: str) -> frozenset[str]:
     if ref.startswith("@"):
-        return frozenset(policy.tool_groups.get(ref[1:], frozenset()))
+        return frozenset(groups.get(ref[1:], frozenset()))
     return frozenset((ref,))
 
 
-def _unknown_parameters(doc: SourceDoc, policy: CompiledPolicy, code: CodeIndex) -> Iterator[Diagnostic]:
+def _unknown_parameters(
+    doc: SourceDoc, groups: Mapping[str, frozenset[str]], code: CodeIndex
+) -> Iterator[Diagnostic]:
     for perm in permissions(doc.data):
         inputs = perm.conditions.get("input") if perm.allow and perm.conditions is not None else None
         if not isinstance(inputs, Mapping):
             continue
         for name in inputs:
-            problem = _first_mismatch(policy, perm, str(name), code)
+            problem = _first_mismatch(groups, perm, str(name), code)
             if problem is not None:
                 yield make(
                     doc,
@@ -86,10 +103,10 @@ def _unknown_parameters(doc: SourceDoc, policy: CompiledPolicy, code: CodeIndex)
 
 
 def _first_mismatch(
-    policy: CompiledPolicy, perm: Permission, name: str, code: CodeIndex
+    groups: Mapping[str, frozenset[str]], perm: Permission, name: str, code: CodeIndex
 ) -> tuple[str, str] | None:
     """Describe the first guarded function of ``perm``'s tools that lacks parameter ``name``."""
-    for tool_id in sorted(_expand(policy, perm.ref)):
+    for tool_id in sorted(_expand(groups, perm.ref)):
         for fn in code.tools.get(tool_id, ()):
             if fn.parameters is None or fn.has_var_keyword:
                 continue
@@ -125,12 +142,19 @@ def named_tools(doc: SourceDoc) -> dict[str, JsonPath]:
     return dict(sorted(found.items(), key=lambda item: doc.loc(item[1]).line))
 
 
+def stale_tool_hint(tool: str, guarded: Iterable[str], unresolved: int) -> str:
+    """The fix for a tool no code guards: the guarded id it was probably meant to be, else delete it."""
+    guess = suggest(tool, list(guarded))
+    hint = f"did you mean '{guess}'?" if guess else "delete it or fix the id"
+    if unresolved:
+        hint += f"; {unresolved} guard(s) have ids the scanner cannot resolve (D2S003)"
+    return hint
+
+
 def _stale_tools(doc: SourceDoc, code: CodeIndex) -> Iterator[Diagnostic]:
-    hint = "delete it or fix the id"
-    if code.unresolved:
-        hint += f"; {code.unresolved} guard(s) have ids the scanner cannot resolve (D2S003)"
     for tool, path in named_tools(doc).items():
         if tool not in code.tools:
+            hint = stale_tool_hint(tool, code.tools, code.unresolved)
             yield make(
-                doc, "D2W704", f"the policy names '{tool}', but no scanned code guards it", path, hint=hint
+                doc, "D2E711", f"the policy names '{tool}', but no scanned code guards it", path, hint=hint
             )

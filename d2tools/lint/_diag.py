@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from d2._diagnostics import Diagnostic
-from d2._source import JsonPath, SourceDoc
+from d2._toolkit import Diagnostic, JsonPath, SourceDoc
 
 from .codes import CODES
 

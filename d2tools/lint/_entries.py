@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from d2._source import JsonPath
+from d2._toolkit import JsonPath
 
 __all__ = [
     "Permission",

@@ -11,14 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from d2._compile import compile_policy
-from d2._diagnostics import Diagnostic
-from d2._policy import CompiledPolicy
-from d2._source import SourceDoc, parse_policy_file
+from d2._toolkit import CompiledPolicy, Diagnostic, SourceDoc, compile_policy, parse_policy_file
 from d2.exceptions import ConfigurationError, PolicyTooLargeError
 
 from ._checks import lint_checks
 from ._code import CodeIndex, check_against_code
+from ._suppress import apply_suppressions
 from .codes import CODES
 
 __all__ = ["FileLint", "LintRun", "lint_file", "lint_paths"]
@@ -60,13 +58,15 @@ def lint_file(
         return FileLint(name, (_unreadable(name, str(exc)),))
     result = compile_policy(doc)
     found = list(result.diagnostics)
-    if result.policy is not None:
-        extra = lint_checks(doc, result.policy, now=now)
-        if code is not None:
-            extra += check_against_code(doc, result.policy, code)
-        # One finding per place: where the compiler already spoke, a lint-only echo adds nothing.
-        flagged = {(d.line, d.col) for d in result.diagnostics}
-        found += [d for d in extra if (d.line, d.col) not in flagged]
+    extra = lint_checks(doc, result.policy, now=now) if result.policy is not None else []
+    if code is not None:
+        # Every stage in one run: the code checks read the document as written, even when it has errors.
+        extra += check_against_code(doc, result.policy, code)
+    # One finding per place: where the compiler already spoke, a lint-only echo adds nothing.
+    flagged = {(d.line, d.col) for d in result.diagnostics}
+    found += [d for d in extra if (d.line, d.col) not in flagged]
+    if not name.lower().endswith(".json"):
+        found = apply_suppressions(doc.file, doc.text, found)
     ordered = tuple(sorted(found, key=lambda d: (d.line, d.col, d.code)))
     return FileLint(name, ordered, result.policy, doc)
 
@@ -77,15 +77,23 @@ def lint_paths(
     now: datetime | None = None,
     code: CodeIndex | None = None,
     ignore: Iterable[str] = (),
+    select: Iterable[str] = (),
 ) -> LintRun:
-    """Lint every file in ``paths``; ``ignore`` drops diagnostics with those codes."""
-    skip = frozenset(ignore)
+    """Lint every file in ``paths``; keep codes starting with a ``select`` prefix (all when empty),
+    then drop codes starting with an ``ignore`` prefix (a whole code is its own prefix)."""
+    skip, chosen = tuple(ignore), tuple(select)
+
+    def keep(d: Diagnostic) -> bool:
+        if chosen and not d.code.startswith(chosen):
+            return False
+        return not d.code.startswith(skip) if skip else True
+
     files = []
     for path in paths:
         linted = lint_file(path, now=now, code=code)
-        kept = tuple(d for d in linted.diagnostics if d.code not in skip)
+        kept = tuple(d for d in linted.diagnostics if keep(d))
         files.append(FileLint(linted.file, kept, linted.policy, linted.doc))
-    findings = tuple(d for d in (code.findings if code is not None else ()) if d.code not in skip)
+    findings = tuple(d for d in (code.findings if code is not None else ()) if keep(d))
     return LintRun(tuple(files), findings)
 
 

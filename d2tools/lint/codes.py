@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from d2._diagnostics import Severity
+from d2._toolkit import Severity
 
 __all__ = ["CODES", "CodeInfo", "lookup", "render_markdown"]
 
@@ -28,7 +28,7 @@ class CodeInfo:
     severity: Severity
     title: str
     fix: str
-    origin: str  # "policy" (runtime loader), "lint" (d2 lint), "init" (d2 init --check), "scan" (scanner)
+    origin: str  # "policy" (loader), "lint" (d2 lint), "init" (lint --code, init --check), "scan", "retired"
 
 
 def _c(code: str, severity: Severity, title: str, fix: str, origin: str = "policy") -> CodeInfo:
@@ -129,6 +129,14 @@ CODES: dict[str, CodeInfo] = {
             "Write `{$attr: user.NAME}`; attributes come from `set_user(..., attributes={...})`.",
         ),
         _c(
+            "D2E108",
+            E,
+            "`not_from` names a label that `metadata.data_flow.untrusted` does not declare, so no value is "
+            "ever recorded under it.",
+            "Declare the label under `data_flow.untrusted` (and the tools that emit it under `labels`), or "
+            "use the suggested label.",
+        ),
+        _c(
             "D2W002",
             W,
             "A tool group is never used.",
@@ -219,6 +227,20 @@ CODES: dict[str, CodeInfo] = {
             "List tools or `@groups` under the label, or delete it.",
         ),
         _c(
+            "D2E303",
+            E,
+            "An untrusted label is emitted by no tool and resembles an emitted one (a typo that would track "
+            "nothing).",
+            "Use the suggested label.",
+        ),
+        _c(
+            "D2W304",
+            W,
+            "An untrusted label is emitted by no tool; only `record_untrusted()` in code can feed it.",
+            "Add the tools whose results are untrusted under `data_flow.labels`, or feed it from code on "
+            "purpose.",
+        ),
+        _c(
             "D2E700",
             E,
             "The policy file cannot be read (missing, unreadable, over the size limit).",
@@ -259,9 +281,30 @@ CODES: dict[str, CodeInfo] = {
         _c(
             "D2W704",
             W,
-            "The policy names a tool that no scanned code guards (`--code`).",
-            "Delete the stale entry, or fix the id; dynamic ids the scanner cannot resolve are listed "
-            "as D2S003.",
+            "Retired: a tool no scanned code guards is reported as D2E711 by `d2 lint --code` too.",
+            "See D2E711.",
+            "retired",
+        ),
+        _c(
+            "D2W705",
+            W,
+            "An inline suppression (`# d2: ignore[CODE] reason`) gives no reason, so it is not applied.",
+            "Say why after the bracket: `# d2: ignore[D2W702] kept for the audit trail`.",
+            "lint",
+        ),
+        _c(
+            "D2W706",
+            W,
+            "An inline suppression names an error or an unknown code; only warnings can be suppressed.",
+            "Fix the error (a policy with errors does not load), or correct the code.",
+            "lint",
+        ),
+        _c(
+            "D2W707",
+            W,
+            "A negative operator (`not_in`, `ne`, `not_contains`) has no `type` beside it: a value of "
+            "another type is refused at run time rather than compared.",
+            "Say what the value is, e.g. `type: string` beside `not_in`.",
             "lint",
         ),
         _c(
@@ -274,8 +317,9 @@ CODES: dict[str, CodeInfo] = {
         _c(
             "D2E711",
             E,
-            "`d2 init --check`: the policy names a tool no scanned code guards.",
-            "Delete the entry or fix the id (renamed function? changed module?).",
+            "The policy names a tool no scanned code guards (`d2 lint --code`, `d2 init --check`).",
+            "Use the suggested id (a typo leaves the real tool ungranted), or delete the stale entry; "
+            "dynamic ids the scanner cannot resolve are listed as D2S003.",
             "init",
         ),
         _c(
@@ -370,13 +414,18 @@ _ORIGINS = (
     ),
     (
         "init",
-        "Drift between code and policy (`d2 init --check`, the `d2-init-check` hook)",
+        "Drift between code and policy (`d2 lint --code`, `d2 init --check`)",
         "Reported when the tools the code guards and the tools the policy names differ.",
     ),
     (
         "scan",
         "Source-scan findings (`d2 init`, `d2 lint --code`)",
         "The scanner reports what it cannot see through in your Python code.",
+    ),
+    (
+        "retired",
+        "Retired codes",
+        "No longer reported; a retired code is never reused for another meaning.",
     ),
 )
 
@@ -390,7 +439,8 @@ def render_markdown() -> str:
         "",
         "Every finding is printed as `file:line:col: CODE message (hint)`. Codes are stable. Errors (`E`)",
         "stop a policy from loading and make `d2 lint` exit 1; warnings (`W`) do not, unless",
-        "`d2 lint --strict`. Silence a code with `d2 lint --ignore CODE`.",
+        "`d2 lint --strict`. Silence a code with `d2 lint --ignore CODE` or `[tool.d2] ignore`, or one",
+        "warning in place with `# d2: ignore[CODE] reason` on its line (errors cannot be suppressed).",
     ]
     for origin, heading, intro in _ORIGINS:
         lines += [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from d2._diagnostics import Diagnostic
+from d2._toolkit import Diagnostic
 
 __all__ = ["Report"]
 

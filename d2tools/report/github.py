@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from d2._diagnostics import Diagnostic
+from d2._toolkit import Diagnostic
 
 from ._model import Report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from d2._diagnostics import Diagnostic
+from d2._toolkit import Diagnostic
 
 from ._model import Report
 

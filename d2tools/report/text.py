@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from d2._diagnostics import Diagnostic
+from d2._toolkit import Diagnostic
 
 from ._model import Report
 

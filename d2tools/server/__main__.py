@@ -9,6 +9,7 @@ python -m d2tools.server serve --db ./d2.db --port 8787
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,7 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m d2tools.server", description="d2 control plane")
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", required=True, help="SQLite file path, or postgresql://... URL")
+    env_db = os.environ.get("D2_SERVER_DB") or None
+    common.add_argument(
+        "--db",
+        required=env_db is None,
+        default=env_db,
+        help="SQLite file path, or postgresql://... URL (default: $D2_SERVER_DB)",
+    )
     common.add_argument("--schema", default=None, help="PostgreSQL schema (default d2)")
     common.add_argument("--bundle-ttl", default="7d", help="bundle lifetime, e.g. 7d, 12h, 300s")
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP API")
@@ -42,11 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     tok.add_argument("--kind", choices=["runtime", "developer"], required=True)
     tok.add_argument("--app", default=None, help="the app (omit for an all-apps developer token)")
     sub.add_parser("rotate-key", parents=[common], help="make a new signing key active")
+    reg = sub.add_parser(
+        "register-device-key", parents=[common], help="accept a publisher's device key (out of band)"
+    )
+    reg.add_argument("public_key", help="base64url raw Ed25519 public key (`d2 serve device-key` prints it)")
     return parser
 
 
 def config_from(ns: argparse.Namespace) -> ServerConfig:
-    from d2._bundle import DEFAULT_AUDIENCE
+    from d2._toolkit import DEFAULT_AUDIENCE
 
     return ServerConfig(
         db=ns.db,
@@ -78,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(admin.issue(ns.db, ns.kind, ns.app, ns.schema))
         elif ns.command == "rotate-key":
             print(admin.rotate_key(ns.db, ns.schema, bundle_ttl=ttl))
+        elif ns.command == "register-device-key":
+            print(admin.register_device_key(ns.db, ns.public_key, ns.schema))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -305,6 +305,21 @@ class SqlStorage:
             )
         return True
 
+    def register_device_key(self, record: DeviceKeyRecord) -> None:
+        """Insert ``record`` or hand an existing key of the same kid to ``record.token_id`` (admin)."""
+        with self._tx() as cur:
+            n = self._exec(
+                cur,
+                "UPDATE d2_device_keys SET token_id = ?, public_key = ? WHERE kid = ?",
+                (record.token_id, record.public_key, record.kid),
+            )
+            if n == 0:
+                self._exec(
+                    cur,
+                    "INSERT INTO d2_device_keys (kid, public_key, token_id, created_at) VALUES (?, ?, ?, ?)",
+                    (record.kid, record.public_key, record.token_id, record.created_at),
+                )
+
     def add_events(self, app_id: int, token_id: str, events: list[EventRecord], now: int) -> int:
         with self._tx() as cur:
             for e in events:

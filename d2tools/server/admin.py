@@ -11,12 +11,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .backends import open_storage
 from .config import ServerConfig
 from .keys import create_signing_key
-from .storage import AppRecord, Storage, open_storage
+from .storage import AppRecord, Storage
 from .tokens import issue_token
 
-__all__ = ["create_app_named", "init_storage", "issue", "parse_duration", "rotate_key", "run_server"]
+__all__ = [
+    "create_app_named",
+    "init_storage",
+    "issue",
+    "parse_duration",
+    "register_device_key",
+    "rotate_key",
+    "run_server",
+]
 
 _APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -76,6 +85,21 @@ def rotate_key(db: str, schema: str | None = None, *, bundle_ttl: int = 7 * 8640
     """Make a new active signing key; the old one stays in the JWKS for ``bundle_ttl`` (+5 min)."""
     with opened(db, schema) as storage:
         return create_signing_key(storage, bundle_ttl=bundle_ttl)
+
+
+def register_device_key(db: str, public_key: str, schema: str | None = None) -> str:
+    """Register a publisher's device key out of band (base64url raw Ed25519 key); return its kid.
+
+    This is the only way a key becomes usable on a server run with ``--require-device-key``; a key
+    first registered by use (without the flag) is taken over by this registration.
+    """
+    from .device import ADMIN_OWNER, parse_public_key
+    from .storage import DeviceKeyRecord
+
+    kid, raw = parse_public_key(public_key)
+    with opened(db, schema) as storage:
+        storage.register_device_key(DeviceKeyRecord(kid, raw, ADMIN_OWNER, int(time.time())))
+    return kid
 
 
 def run_server(config: ServerConfig) -> None:

@@ -8,6 +8,7 @@ loop; anything touching storage runs in the thread pool. Errors are JSON
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,17 +18,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import policies
+from . import policies, versions
+from .backends import open_storage
+from .bodies import read_body
 from .config import ApiError, ServerConfig
 from .device import verify_device_signature
-from .ingest import ingest, parse_events, throttle
+from .ingest import MAX_CHUNK_BYTES, ingest, parse_events, throttle
 from .ratelimit import RateLimiter
 from .service import NEED_DEVELOPER, NEED_RUNTIME, ControlPlane, Principal, Served
-from .storage import Storage, open_storage
+from .storage import Storage
 
 __all__ = ["create_app"]
 
 Handler = Callable[[Request], Awaitable[Response]]
+_log = logging.getLogger("d2tools.server")
 
 
 def _error(exc: ApiError) -> JSONResponse:
@@ -36,11 +40,22 @@ def _error(exc: ApiError) -> JSONResponse:
 
 
 def _handles_errors(fn: Handler) -> Handler:
+    """Map every exception a request can raise to a JSON answer: malformed input is a 4xx, never a 500."""
+
     async def wrapped(request: Request) -> Response:
         try:
             return await fn(request)
         except ApiError as exc:
             return _error(exc)
+        except RecursionError:
+            return _error(ApiError(400, "too_deep", "the request is nested too deeply to process"))
+        except UnicodeError:
+            return _error(ApiError(400, "bad_text", "the request holds text that is not valid Unicode"))
+        except (OverflowError, ValueError) as exc:
+            return _error(ApiError(400, "bad_request", f"malformed request: {str(exc)[:160]}"))
+        except Exception:
+            _log.exception("d2 control plane: unexpected error on %s %s", request.method, request.url.path)
+            return _error(ApiError(500, "internal_error", "the server failed on this request; see its log"))
 
     return wrapped
 
@@ -114,7 +129,8 @@ class Api:
 
     async def put_draft(self, request: Request) -> Response:
         who = await self.principal(request, "policy:write", NEED_DEVELOPER)
-        data = policies.parse_body(await request.body(), self.cp.config.max_policy_bytes)
+        raw = await read_body(request, self.cp.config.max_policy_bytes)
+        data = policies.parse_body(raw, self.cp.config.max_policy_bytes)
         return JSONResponse(await run_in_threadpool(policies.put_draft, self.cp, who, data))
 
     async def get_draft(self, request: Request) -> Response:
@@ -123,11 +139,11 @@ class Api:
 
     async def publish(self, request: Request) -> Response:
         who = await self.principal(request, "policy:write", NEED_DEVELOPER)
-        raw = await request.body()
+        raw = await read_body(request, self.cp.config.max_policy_bytes)
         data = policies.parse_body(raw, self.cp.config.max_policy_bytes)
 
         def work() -> dict[str, Any]:
-            device = verify_device_signature(self.cp, who, request.headers, raw)
+            device = verify_device_signature(self.cp, who, request, raw)
             return policies.publish(
                 self.cp,
                 who,
@@ -142,15 +158,36 @@ class Api:
 
     async def revoke(self, request: Request) -> Response:
         who = await self.principal(request, "policy:write", NEED_DEVELOPER)
-        data = policies.parse_body(await request.body(), 64 * 1024)
-        answer = await run_in_threadpool(
-            policies.revoke, self.cp, who, data, if_match=request.headers.get("if-match")
-        )
+        raw = await read_body(request, policies.MAX_REVOKE_BYTES)
+        data = policies.parse_body(raw, policies.MAX_REVOKE_BYTES)
+
+        def work() -> dict[str, Any]:
+            device = verify_device_signature(self.cp, who, request, raw)
+            if_match = request.headers.get("if-match")
+            if device is not None and if_match is None:
+                raise ApiError(
+                    428, "precondition_required", "a signed revoke or restore must send If-Match: <head ETag>"
+                )
+            return policies.revoke(self.cp, who, data, if_match=if_match, device_kid=device)
+
+        answer = await run_in_threadpool(work)
         return JSONResponse(answer, status_code=201, headers={"ETag": answer["etag"]})
 
     async def status(self, request: Request) -> Response:
         who = await self.principal(request, "policy:read", NEED_RUNTIME)
         return JSONResponse(await run_in_threadpool(policies.status, self.cp, who))
+
+    async def versions(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:write", NEED_DEVELOPER)
+        limit = request.query_params.get("limit", "20")
+        if not limit.isdigit():
+            raise ApiError(400, "bad_limit", "limit must be a positive integer")
+        return JSONResponse(await run_in_threadpool(versions.list_versions, self.cp, who, int(limit)))
+
+    async def version(self, request: Request) -> Response:
+        who = await self.principal(request, "policy:write", NEED_DEVELOPER)
+        raw = str(request.path_params["version"])
+        return JSONResponse(await run_in_threadpool(versions.get_version, self.cp, who, raw))
 
     async def apps(self, request: Request) -> Response:
         token = self.cp.bearer(request.headers.get("authorization"), NEED_DEVELOPER)
@@ -163,11 +200,9 @@ class Api:
 
     async def ingest(self, request: Request) -> Response:
         who = await self.principal(request, "events:write", NEED_RUNTIME)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > 32 * 1024:
-            raise ApiError(413, "chunk_too_large", "an ingest chunk is at most 32768 bytes: split it")
+        raw = await read_body(request, MAX_CHUNK_BYTES)
         throttle(self.ingest_limiter, who)
-        events = parse_events(await request.body())
+        events = parse_events(raw)
         return JSONResponse(await run_in_threadpool(ingest, self.cp, who, events), status_code=202)
 
 
@@ -184,6 +219,8 @@ def create_app(config: ServerConfig, storage: Storage | None = None) -> Starlett
         Route("/v1/policy/publish", _handles_errors(api.publish), methods=["POST"]),
         Route("/v1/policy/revoke", _handles_errors(api.revoke), methods=["POST"]),
         Route("/v1/status", _handles_errors(api.status), methods=["GET"]),
+        Route("/v1/policy/versions", _handles_errors(api.versions), methods=["GET"]),
+        Route("/v1/policy/versions/{version}", _handles_errors(api.version), methods=["GET"]),
         Route("/v1/apps", _handles_errors(api.apps), methods=["GET"]),
         Route("/v1/events/ingest", _handles_errors(api.ingest), methods=["POST"]),
     ]

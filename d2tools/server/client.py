@@ -10,14 +10,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from d2._cloud_http import DEVELOPER_TOKEN, RUNTIME_TOKEN, HttpError, Response, http_request
-from d2._discovery import xdg_policy_dir
-from d2._jwks import generate_private_key, key_id, load_private_key, private_key_pem
+from d2._toolkit import DEVELOPER_TOKEN, RUNTIME_TOKEN, HttpError, Response, http_request
+from d2._toolkit import xdg_policy_dir
+from d2._toolkit import generate_private_key, key_id, load_private_key, private_key_pem
+
+from .signing import signing_message
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -75,16 +78,41 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def device_headers(key: Ed25519PrivateKey, body: bytes) -> dict[str, str]:
-    """Sign the exact body bytes: key id, signature and (for first use) the public key."""
+def public_key_text(key: Ed25519PrivateKey) -> str:
+    """The base64url raw public key, as ``d2 serve register-device-key`` takes it."""
     from cryptography.hazmat.primitives import serialization
 
-    public = key.public_key()
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _b64url(raw)
+
+
+def device_headers(
+    key: Ed25519PrivateKey,
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    app: str,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+    signed_at: int | None = None,
+) -> dict[str, str]:
+    """Sign the request's intent (see :mod:`.signing`): key id, signature, time, and the public key."""
+    when = int(time.time()) if signed_at is None else signed_at
+    message = signing_message(
+        method=method,
+        path=path,
+        app=app,
+        if_match=if_match,
+        if_none_match=if_none_match,
+        signed_at=when,
+        body=body,
+    )
     return {
-        "X-D2-Key-Id": key_id(public),
-        "X-D2-Signature": base64.b64encode(key.sign(body)).decode("ascii"),
-        "X-D2-Public-Key": _b64url(raw),
+        "X-D2-Key-Id": key_id(key.public_key()),
+        "X-D2-Signature": base64.b64encode(key.sign(message)).decode("ascii"),
+        "X-D2-Signed-At": str(when),
+        "X-D2-Public-Key": public_key_text(key),
     }
 
 
@@ -119,7 +147,17 @@ class Client:
             **(headers or {}),
         }
         if sign and content is not None:
-            sent.update(device_headers(device_key(), content))
+            sent.update(
+                device_headers(
+                    device_key(),
+                    content,
+                    method=method,
+                    path=urlsplit(self.api_url + path).path,
+                    app=self.app_name(),
+                    if_match=sent.get("If-Match"),
+                    if_none_match=sent.get("If-None-Match"),
+                )
+            )
         url = self._url(path)
         response = http_request(method, url, headers=sent, content=content, timeout=self.timeout)
         if response.status not in expect:
@@ -128,6 +166,12 @@ class Client:
 
     def status(self) -> dict[str, Any]:
         return dict(self.request("GET", "/v1/status").json())
+
+    def app_name(self) -> str:
+        """The app requests are about: the chosen one, else the token's own (asked once)."""
+        if self.app is None:
+            self.app = str(self.status()["app"])
+        return self.app
 
     def apps(self) -> list[dict[str, Any]]:
         return list(self.request("GET", "/v1/apps").json()["apps"])
@@ -151,11 +195,23 @@ class Client:
             sign=True,
         )
 
-    def revoke(self, restore: int | None) -> dict[str, Any]:
+    def revoke(self, restore: int | None, *, etag: str | None = None) -> dict[str, Any]:
+        """Revoke (or restore ``restore``) over the head ``etag`` (the current head when None); signed."""
         body = {"restore": restore} if restore is not None else {}
-        return dict(
-            self.request("POST", "/v1/policy/revoke", body=body, need=DEVELOPER_TOKEN, expect=(201,)).json()
+        if etag is None:
+            head = self.status().get("head") or {}
+            etag = head.get("etag")
+        headers = {"If-Match": etag} if etag else {}
+        response = self.request(
+            "POST", "/v1/policy/revoke", body=body, headers=headers, need=DEVELOPER_TOKEN, expect=(201,), sign=True
         )
+        return dict(response.json())
+
+    def versions(self, limit: int = 20) -> dict[str, Any]:
+        return dict(self.request("GET", f"/v1/policy/versions?limit={limit}", need=DEVELOPER_TOKEN).json())
+
+    def version(self, number: int) -> dict[str, Any]:
+        return dict(self.request("GET", f"/v1/policy/versions/{number}", need=DEVELOPER_TOKEN).json())
 
     def bundle(self) -> Response:
         return self.request("GET", "/v1/policy/bundle", headers={"Accept": "application/jose"})

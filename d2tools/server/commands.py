@@ -25,7 +25,30 @@ bundle_app = typer.Typer(
 serve_app = typer.Typer(help="Run and administer the self-hostable control plane.")
 
 KeyOpt = Annotated[Path, typer.Option("--key", help="Ed25519 private key (PEM), from `d2 bundle keygen`.")]
-DbOpt = Annotated[str, typer.Option("--db", help="SQLite file path, or postgresql://... URL.")]
+DB_ENV = "D2_SERVER_DB"
+_DB_HELP = f"SQLite file path, or postgresql://... URL [default: ${DB_ENV}, else [tool.d2.serve] db]"
+
+
+def _configured_db() -> str | None:
+    """``[tool.d2.serve] db`` from pyproject.toml or .d2.toml (the environment variable comes first)."""
+    from d2tools.cli._common import load_settings
+
+    value = load_settings().serve.get("db")
+    return str(value) if value else None
+
+
+def _db_default() -> str:
+    db = _configured_db()
+    if db is None:
+        fail(
+            f"--db is required: a SQLite file path or a postgresql:// URL (or set {DB_ENV})", code=EXIT_USAGE
+        )
+    return db
+
+
+DbOpt = Annotated[
+    str, typer.Option("--db", envvar=DB_ENV, default_factory=_db_default, show_default=False, help=_DB_HELP)
+]
 SchemaOpt = Annotated[str | None, typer.Option("--schema", help="PostgreSQL schema (default d2).")]
 TtlOpt = Annotated[str, typer.Option("--bundle-ttl", help="Bundle lifetime: 7d, 12h, 300s ...")]
 
@@ -36,7 +59,7 @@ def _password() -> bytes | None:
 
 
 def _load_key(path: Path):  # type: ignore[no-untyped-def]
-    from d2._jwks import load_private_key
+    from d2._toolkit import load_private_key
     from d2.exceptions import D2Error
 
     try:
@@ -48,7 +71,7 @@ def _load_key(path: Path):  # type: ignore[no-untyped-def]
 @bundle_app.command("keygen")
 def keygen(output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the key.")]) -> None:
     """Create an Ed25519 signing key (mode 0600) and print its kid."""
-    from d2._jwks import generate_private_key, key_id, private_key_pem
+    from d2._toolkit import generate_private_key, key_id, private_key_pem
 
     key = generate_private_key()
     try:
@@ -65,10 +88,11 @@ def jwks(
     keys: Annotated[list[Path], typer.Option("--key", help="Private or public key(s) to publish; repeat.")],
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
 ) -> None:
-    """Write the JWKS for KEY(s): keep a retired key listed until the bundles it signed have expired."""
-    from d2._jwks import jwks_document
+    """Write the JWKS for KEY(s), endorsed by each: keep a retired key listed until its bundles expire."""
+    from d2._toolkit import jwks_document
 
-    document = jwks_document([_load_key(k).public_key() for k in keys])
+    loaded = [_load_key(k) for k in keys]
+    document = jwks_document([k.public_key() for k in loaded], signers=loaded)
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if output is None:
         emit(text)
@@ -87,8 +111,7 @@ def sign(
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
 ) -> None:
     """Lint and sign FILE as a compact JWS bundle (serve it with the JWKS from any static host)."""
-    from d2._bundle import DEFAULT_AUDIENCE, sign_bundle
-    from d2._jwks import key_id
+    from d2._toolkit import DEFAULT_AUDIENCE, key_id, sign_bundle
     from d2tools.server.policies import validate
 
     text = file.read_text(encoding="utf-8")
@@ -121,9 +144,7 @@ def verify(
     audience: Annotated[str | None, typer.Option("--audience")] = None,
 ) -> None:
     """Verify a bundle exactly as the SDK does and print its claims (exit 1 if it does not verify)."""
-    from d2._bundle import DEFAULT_AUDIENCE, verify_bundle
-    from d2._cloud_http import http_get
-    from d2._jwks import parse_jwks
+    from d2._toolkit import DEFAULT_AUDIENCE, http_get, parse_jwks, verify_bundle
     from d2.exceptions import D2Error
 
     try:
@@ -152,19 +173,27 @@ def verify(
 @serve_app.callback(invoke_without_command=True)
 def serve(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", help="SQLite file path, or postgresql://... URL.")] = None,
+    db: Annotated[str | None, typer.Option("--db", envvar=DB_ENV, show_default=False, help=_DB_HELP)] = None,
     schema: SchemaOpt = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8787,
     bundle_ttl: TtlOpt = "7d",
     poll_interval: Annotated[float, typer.Option("--poll-interval", help="Suggested to SDKs (s).")] = 30.0,
+    cache_ttl: Annotated[float, typer.Option("--cache-ttl", help="Per-replica cache lifetime (s).")] = 1.0,
+    audience: Annotated[str | None, typer.Option("--audience", help="Bundle audience (default d2).")] = None,
+    issuer: Annotated[str | None, typer.Option("--issuer", help="Bundle issuer claim.")] = None,
+    ingest_rate: Annotated[
+        float, typer.Option("--ingest-rate", help="Event chunks per second per token.")
+    ] = 20.0,
+    ingest_burst: Annotated[int, typer.Option("--ingest-burst", help="Event chunk burst per token.")] = 40,
     require_device_key: Annotated[bool, typer.Option("--require-device-key")] = False,
 ) -> None:
     """Run the control plane (SQLite file, or PostgreSQL for several replicas)."""
     if ctx.invoked_subcommand is not None:
         return
-    if db is None:
-        fail("--db is required: a SQLite file path or a postgresql:// URL", code=EXIT_USAGE)
+    db = db or _db_default()
+    from d2._toolkit import DEFAULT_AUDIENCE
+
     from .config import ServerConfig
 
     config = ServerConfig(
@@ -172,8 +201,13 @@ def serve(
         schema=schema,
         host=host,
         port=port,
+        audience=audience or DEFAULT_AUDIENCE,
+        issuer=issuer,
         bundle_ttl=admin.parse_duration(bundle_ttl),
         poll_interval=poll_interval,
+        cache_ttl=cache_ttl,
+        ingest_rate=ingest_rate,
+        ingest_burst=ingest_burst,
         require_device_key=require_device_key,
     )
     make_console(stderr=True).print(f"d2 control plane on http://{host}:{port}")
@@ -215,3 +249,24 @@ def issue_token(
 def rotate_key(db: DbOpt, schema: SchemaOpt = None, bundle_ttl: TtlOpt = "7d") -> None:
     """Make a new signing key active; the old one stays in the JWKS until its bundles expire."""
     emit(admin.rotate_key(db, schema, bundle_ttl=admin.parse_duration(bundle_ttl)))
+
+
+@serve_app.command("register-device-key")
+def register_device_key(
+    public_key: Annotated[str, typer.Argument(help="base64url raw Ed25519 key from `d2 serve device-key`.")],
+    db: DbOpt,
+    schema: SchemaOpt = None,
+) -> None:
+    """Accept a publisher's device key (the only way in with --require-device-key); print its kid."""
+    try:
+        emit(admin.register_device_key(db, public_key, schema))
+    except ValueError as exc:
+        fail(f"{exc}: expected an Ed25519 public key as `d2 serve device-key` prints it", code=EXIT_USAGE)
+
+
+@serve_app.command("device-key")
+def show_device_key() -> None:
+    """Print this machine's publisher device key (created on first use) for an administrator to register."""
+    from .client import device_key, public_key_text
+
+    emit(public_key_text(device_key()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from d2._bundle import DEFAULT_AUDIENCE
+from d2._toolkit import DEFAULT_AUDIENCE
 
 __all__ = ["ApiError", "ServerConfig"]
 

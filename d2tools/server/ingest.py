@@ -7,6 +7,7 @@ import math
 import time
 from typing import Any
 
+from .bodies import parse_json
 from .config import ApiError
 from .ratelimit import RateLimiter
 from .service import ControlPlane, Principal
@@ -39,10 +40,7 @@ def parse_events(raw: bytes) -> list[EventRecord]:
             "chunk_too_large",
             f"an ingest chunk is at most {MAX_CHUNK_BYTES} bytes; this one is {len(raw)}: split it",
         )
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "bad_json", "the request body must be JSON") from None
+    data = parse_json(raw, what="the ingest chunk")
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list) or len(events) > MAX_EVENTS:
         raise ApiError(400, "bad_events", f'send {{"events": [...]}} with at most {MAX_EVENTS} events')

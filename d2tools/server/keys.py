@@ -14,7 +14,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from d2._jwks import generate_private_key, key_id, load_private_key, private_key_pem, public_jwk
+from d2._toolkit import (
+    generate_private_key,
+    jwks_document,
+    key_id,
+    load_private_key,
+    private_key_pem,
+    public_jwk,
+)
 
 from .storage import SigningKeyRecord, Storage
 
@@ -65,6 +72,13 @@ class KeyRing:
         self.ttl = ttl
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
+        self._private: dict[str, Ed25519PrivateKey] = {}  # decrypted once per process
+
+    def _key(self, record: SigningKeyRecord) -> Ed25519PrivateKey:
+        key = self._private.get(record.kid)
+        if key is None:
+            key = self._private[record.kid] = load_private_key(record.private_pem, passphrase())
+        return key
 
     def _load(self) -> _Snapshot:
         now = int(time.time())
@@ -73,10 +87,9 @@ class KeyRing:
         if not active:
             raise RuntimeError("no signing key: run `d2 serve init` first")
         visible = [r for r in records if r.active or (r.visible_until or 0) > now]
-        jwks = {"keys": [json.loads(r.public_jwk) for r in visible]}
-        return _Snapshot(
-            active[0].kid, load_private_key(active[0].private_pem, passphrase()), jwks, time.monotonic()
-        )
+        # Every published key endorses the set, so SDKs that trust the old key accept the new one.
+        jwks = jwks_document([json.loads(r.public_jwk) for r in visible], signers=[self._key(r) for r in visible])
+        return _Snapshot(active[0].kid, self._key(active[0]), jwks, time.monotonic())
 
     def snapshot(self) -> _Snapshot:
         snap = self._snapshot

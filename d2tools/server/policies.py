@@ -7,22 +7,25 @@ exactly one wins and the other gets 412. A request without any precondition gets
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from d2._compile import compile_policy
-from d2._source import parse_policy_text
+from d2._toolkit import compile_policy
+from d2._toolkit import parse_policy_text
 from d2.exceptions import ConfigurationError
 
+from .bodies import parse_json
 from .config import ApiError
 from .service import ControlPlane, Principal, etag_version
 from .storage import DraftRecord
 
-__all__ = ["get_draft", "publish", "put_draft", "revoke", "status", "validate"]
+__all__ = ["MAX_REVOKE_BYTES", "get_draft", "publish", "put_draft", "revoke", "status", "validate"]
 
 FORMATS = ("yaml", "json")
+MAX_REVOKE_BYTES = 64 * 1024
+# Versions are stored as 64-bit integers; anything larger cannot name a published version.
+_MAX_VERSION = 2**62
 
 
 def validate(text: str, label: str) -> list[dict[str, Any]]:
@@ -33,7 +36,11 @@ def validate(text: str, label: str) -> list[dict[str, Any]]:
     except ConfigurationError as exc:
         diagnostics = exc.diagnostics or ()
         if not diagnostics:
-            return [{"code": "D2E001", "severity": "error", "message": str(exc), "line": 1, "col": 1}]
+            return [_whole_file_error(str(exc))]
+    except RecursionError:
+        return [_whole_file_error(f"{label}: the policy is nested too deeply to load")]
+    except (MemoryError, UnicodeError, ValueError) as exc:
+        return [_whole_file_error(f"{label}: the policy cannot be read: {type(exc).__name__}")]
     return [
         {
             "code": d.code,
@@ -49,17 +56,28 @@ def validate(text: str, label: str) -> list[dict[str, Any]]:
     ]
 
 
+def _whole_file_error(message: str) -> dict[str, Any]:
+    return {
+        "code": "D2E001",
+        "severity": "error",
+        "message": message,
+        "file": None,
+        "line": 1,
+        "col": 1,
+        "hint": None,
+        "rendered": message,
+    }
+
+
 def _errors(diagnostics: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [d for d in diagnostics if d["severity"] == "error"]
 
 
 def parse_body(raw: bytes, limit: int) -> dict[str, Any]:
+    """Parse a request body as a strict JSON object (see :mod:`.bodies`); an empty body is ``{}``."""
     if len(raw) > limit:
         raise ApiError(413, "too_large", f"request body is {len(raw)} bytes, over the {limit}-byte limit")
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise ApiError(400, "bad_json", "the request body must be JSON") from None
+    data = parse_json(raw or b"{}")
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "the request body must be a JSON object")
     return data
@@ -147,8 +165,22 @@ def publish(
     return _version_answer(app.name, record, diagnostics)
 
 
+def _restore_version(value: Any) -> int | None:
+    """``restore`` names a published version: a positive integer (never a boolean), or absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_VERSION:
+        raise ApiError(400, "bad_restore", f'"restore" must be a published version number, got {value!r:.40}')
+    return value
+
+
 def revoke(
-    cp: ControlPlane, who: Principal, data: Mapping[str, Any], *, if_match: str | None
+    cp: ControlPlane,
+    who: Principal,
+    data: Mapping[str, Any],
+    *,
+    if_match: str | None,
+    device_kid: str | None = None,
 ) -> dict[str, Any]:
     """Append a revocation (every guarded call refused) or, with ``restore``, re-issue an older version."""
     app = cp.storage.get_app_by_id(who.app.id)
@@ -157,17 +189,25 @@ def revoke(
     if head is None:
         raise ApiError(404, "nothing_published", f"app {app.name!r} has nothing published to revoke")
     expected = expected_head(app.head_version, if_match, None) if if_match else app.head_version
-    restore = data.get("restore")
+    if expected != head.version:
+        # The precondition is checked first: a replayed or stale request never learns more than 412.
+        raise ApiError(
+            412,
+            "precondition_failed",
+            f"app {app.name!r} is at {head.etag}, not v{expected}: pull and decide again",
+            headers={"ETag": head.etag},
+        )
+    restore = _restore_version(data.get("restore"))
     text: str | None = None
     fmt = head.policy_format
     if restore is not None:
-        old = cp.storage.get_version(app.id, restore) if isinstance(restore, int) else None
+        old = cp.storage.get_version(app.id, restore)
         if old is None or old.policy_text is None:
             raise ApiError(404, "unknown_version", f"app {app.name!r} has no published version {restore!r}")
         text, fmt = old.policy_text, old.policy_format
     elif head.kind == "revoke":
         raise ApiError(409, "already_revoked", f"app {app.name!r} is already revoked (v{head.version})")
-    record = cp.new_version(who, version=expected + 1, text=text, fmt=fmt, device_kid=None)
+    record = cp.new_version(who, version=expected + 1, text=text, fmt=fmt, device_kid=device_kid)
     cp.commit(record, expected)
     answer = _version_answer(app.name, record, [])
     answer["revoked_version"] = head.version

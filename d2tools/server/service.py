@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from d2._bundle import sign_bundle
+from d2._toolkit import sign_bundle
 
 from .config import ApiError, ServerConfig
 from .keys import KeyRing
@@ -23,7 +23,8 @@ from .tokens import hash_token
 
 __all__ = ["ControlPlane", "Principal", "Served", "etag_version", "make_etag"]
 
-_ETAG = re.compile(r'^(?:W/)?"?v(\d+)(?:\.[0-9a-f]+)?"?$')
+# At most 18 digits: every version fits the 64-bit column, and a huge number is simply not our ETag.
+_ETAG = re.compile(r'^(?:W/)?"?v(\d{1,18})(?:\.[0-9a-f]{1,64})?"?$')
 _CACHE_LIMIT = 10_000
 NEED_RUNTIME = "a runtime token (d2_rt_...) or a developer token for this app"
 NEED_DEVELOPER = "a developer token (d2_dev_...) with the policy:write scope"

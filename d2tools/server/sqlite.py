@@ -20,7 +20,7 @@ class SQLiteStorage(SqlStorage):
         super().__init__()
         self.path = path
         if path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path).expanduser())
 
     def __repr__(self) -> str:
         return f"<SQLiteStorage {self.path}>"
@@ -32,3 +32,18 @@ class SQLiteStorage(SqlStorage):
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite opens it: it holds the signing keys.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they stay private too. A file
+    an earlier version created world-readable is tightened.
+    """
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)

@@ -20,7 +20,6 @@ __all__ = [
     "Storage",
     "TokenRecord",
     "VersionRecord",
-    "open_storage",
 ]
 
 
@@ -92,7 +91,9 @@ class DraftRecord:
 
 @dataclass(frozen=True, slots=True)
 class DeviceKeyRecord:
-    """A publisher's device key, registered on first use and bound to the token that registered it."""
+    """A publisher's device key: ``token_id`` is the token that registered it on first use, or
+    ``"admin"`` for a key an administrator registered out of band (the only kind ``--require-device-key``
+    accepts)."""
 
     kid: str
     public_key: str
@@ -131,17 +132,6 @@ class Storage(Protocol):
     def resign(self, app_id: int, version: int, old_etag: str, new: VersionRecord) -> bool: ...
     def get_device_key(self, kid: str) -> DeviceKeyRecord | None: ...
     def add_device_key(self, record: DeviceKeyRecord) -> bool: ...
+    def register_device_key(self, record: DeviceKeyRecord) -> None: ...
     def add_events(self, app_id: int, token_id: str, events: list[EventRecord], now: int) -> int: ...
     def count_events(self, app_id: int) -> int: ...
-
-
-def open_storage(url: str, *, schema: str | None = None) -> Storage:
-    """Open the backend ``url`` names: ``postgresql://...`` for PostgreSQL, anything else a SQLite file."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStorage
-
-        return PostgresStorage(url, schema=schema or "d2")
-    from .sqlite import SQLiteStorage
-
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    return SQLiteStorage(path)

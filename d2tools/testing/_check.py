@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from d2._policy import Grant
-from d2._values import same
+from d2._toolkit import Grant
+from d2._toolkit import same
 
 from ._model import Decision, Step
 from ._result import Failure, Outcome

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from d2._context import UserContext
-from d2._diagnostics import Diagnostic, Severity
-from d2._source import JsonPath, SourceDoc
+from d2._toolkit import UserContext
+from d2._toolkit import Diagnostic, Severity
+from d2._toolkit import JsonPath, SourceDoc
 
 from ._model import Case, Decision, Expect, RuleRef, Step, split_location
 from ._table import Expanded
@@ -65,6 +65,7 @@ class Converter:
             steps=steps,
             skip=None if skip is False else ("" if skip is True else str(skip)),
             row=e.row,
+            request=data.get("request"),
         )
 
     @staticmethod

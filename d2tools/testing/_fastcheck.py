@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-__all__ = ["certainly_valid_case"]
+__all__ = ["SCHEMA", "certainly_valid_case"]
+
+# The scenario file format, described once in schemas/ (the loader validates against the same file).
+SCHEMA = "scenario.schema.json"
 
 Check = Callable[[Any], bool]
 
@@ -58,9 +61,7 @@ def _mapping(v: Any, fields: Mapping[str, Check], required: tuple[str, ...] = ()
 
 @cache
 def _reasons() -> frozenset[str]:
-    from d2._schema import load_schema
-
-    from ._load import SCHEMA
+    from d2._toolkit import load_schema
 
     return frozenset(load_schema(SCHEMA)["$defs"]["reason"]["enum"])
 

@@ -13,20 +13,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
-from d2._diagnostics import Diagnostic, Location, Severity
-from d2._schema import schema_diagnostics
-from d2._source import JsonPath, SourceDoc, parse_policy_text
+from d2._toolkit import (
+    Diagnostic,
+    JsonPath,
+    Location,
+    Severity,
+    SourceDoc,
+    parse_policy_text,
+    schema_diagnostics,
+)
 from d2.exceptions import ConfigurationError
 
 from ._convert import Converter
-from ._fastcheck import certainly_valid_case
+from ._fastcheck import SCHEMA, certainly_valid_case
 from ._model import ScenarioFile, ToolSignature
 from ._signature import SignatureError, from_declaration
 from ._table import Expanded, expand_cases
 
 __all__ = ["SCHEMA", "LoadResult", "load_scenario_file", "load_scenario_text"]
 
-SCHEMA = "scenario.schema.json"
 MAX_BYTES = 64 * 1024 * 1024
 
 

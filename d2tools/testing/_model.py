@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from d2._context import UserContext
+from d2._toolkit import UserContext
 
 __all__ = [
     "UNKNOWN_DEFAULT",
@@ -141,6 +141,8 @@ class Case:
     steps: tuple[Step, ...]
     skip: str | None = None
     row: int | None = None
+    # The user's own request (``request:``), as d2.set_request_values records it; None when not given.
+    request: Mapping[str, Any] | None = None
 
     @property
     def nodeid(self) -> str:

@@ -1,6 +1,6 @@
 """Replay cases through the engine the guard uses: ``authorize`` then ``apply_output``, one request per case.
 
-There is no second evaluator. A case is one :class:`~d2._context.RequestState`; its steps share the
+There is no second evaluator. A case is one :class:`~d2._toolkit.RequestState`; its steps share the
 request's history and facts, so sequence and data-flow rules see exactly what they would at run
 time. Arguments are bound to the tool's parameter list (declared, or read from the code) with
 defaults applied, as the guard binds them, and only when some grant has input conditions.
@@ -13,11 +13,12 @@ from dataclasses import replace
 from time import perf_counter
 from typing import Any, Protocol
 
-from d2._binding import Binder, compile_binder
-from d2._context import RequestLog, RequestState
-from d2._engine import apply_output, authorize, deny
-from d2._policy import CompiledPolicy, Grant
-from d2._restrict import compile_restriction
+from d2._toolkit import Binder, compile_binder
+from d2._toolkit import RequestLog, RequestState
+from d2._toolkit import apply_output, authorize, deny, track_output
+from d2._toolkit import RequestValues, origins_of
+from d2._toolkit import CompiledPolicy, Grant
+from d2._toolkit import compile_restriction
 from d2.exceptions import ConfigurationError, PermissionDeniedError, Reason
 
 from ._check import check_step
@@ -80,6 +81,8 @@ class Replayer:
             return CaseResult(case, Status.SKIPPED, self.policy.source)
         started = perf_counter()
         state = RequestState(case.user, RequestLog())
+        if case.request is not None:  # as d2.set_request_values(...) when the request starts
+            origins_of(state.log).request = RequestValues.from_arguments(case.request)
         for n, step in enumerate(case.steps, start=1):
             try:
                 if step.restrict is not None:
@@ -91,12 +94,25 @@ class Replayer:
                     "error", "a replayable step", f"d2 test failed: {type(exc).__name__}: {exc}", step
                 )
             if failure is not None:
+                failure = self._with_name_hints(failure, step, state)
                 return CaseResult(
                     case, Status.FAILED, self.policy.source, failure, n, perf_counter() - started
                 )
         return CaseResult(
             case, Status.PASSED, self.policy.source, None, len(case.steps), perf_counter() - started
         )
+
+    def _with_name_hints(self, failure: Failure, step: Step, state: RequestState) -> Failure:
+        """Add a did-you-mean when the step names a tool or role the policy does not know."""
+        from d2tools.inspect._eval import name_hints
+
+        if step.call is None:
+            return failure
+        user = step.actor if step.actor is not None else state.user
+        hints = name_hints(self.policy, step.call, tuple(sorted(user.roles)))
+        if not hints:
+            return failure
+        return replace(failure, note="; ".join([*([failure.note] if failure.note else []), *hints]))
 
     def _restrict(self, step: Step, state: RequestState) -> tuple[RequestState, Failure | None]:
         """Narrow the rest of the request, as ``with d2.restrict(fragment):`` around the later steps."""
@@ -133,6 +149,8 @@ class Replayer:
             value, has_output = step.returns, step.has_returns
             if has_output and grants:
                 value = apply_output(grants, value, state, tool)
+            if has_output:
+                track_output(self.policy, state, tool, value)
         except PermissionDeniedError as exc:
             return Outcome(False, str(exc.reason), exc.location, exc.detail, facts=frozenset(state.log.facts))
         except ScenarioError:

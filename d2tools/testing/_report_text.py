@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._coverage import CoverageReport
 from ._result import CaseResult, FileProblem, RunResult, Status
 
-__all__ = ["case_line", "coverage_lines", "failure_block", "problem_block", "render_text"]
+__all__ = ["case_line", "coverage_lines", "failure_block", "problem_block", "render_text", "timing_lines"]
 
 _MARK = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.SKIPPED: "SKIP"}
 
@@ -74,7 +74,24 @@ def coverage_lines(report: CoverageReport) -> list[str]:
     return lines
 
 
-def render_text(result: RunResult, *, quiet: bool = False) -> str:
+def timing_lines(result: RunResult, slowest: int = 0) -> list[str]:
+    """How long the run took, and (``--durations N``) its ``N`` slowest cases, slowest first."""
+    lines = [
+        f"ran {len(result.cases)} case(s), {result.steps} step(s) in {_ms(result.seconds)}"
+        f" ({_ms(sum(c.seconds for c in result.cases))} replaying)"
+    ]
+    if slowest:
+        lines.append(f"slowest {min(slowest, len(result.cases))} case(s):")
+        ranked = sorted(result.cases, key=lambda c: c.seconds, reverse=True)[:slowest]
+        lines.extend(f"  {_ms(c.seconds):>10}  {c.case.nodeid}" for c in ranked)
+    return lines
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms" if seconds < 10 else f"{seconds:.2f} s"
+
+
+def render_text(result: RunResult, *, quiet: bool = False, durations: int = 0) -> str:
     """The whole report, ending with exactly ``N passed, N failed`` (``, N skipped`` when any)."""
     sections: list[list[str]] = []
     if not quiet:
@@ -95,5 +112,7 @@ def render_text(result: RunResult, *, quiet: bool = False) -> str:
             lines.extend(section)
     if result.deselected:
         lines.append(f"({result.deselected} deselected by -k)")
+    if durations:
+        lines.extend(timing_lines(result, durations))
     lines.append(result.summary())
     return "\n".join(lines) + "\n"

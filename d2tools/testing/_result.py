@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from d2._diagnostics import Diagnostic
+from d2._toolkit import Diagnostic
 
 from ._model import Case, Step
 
 if TYPE_CHECKING:
-    from ._coverage import CoverageReport
+    from ._coverage_report import CoverageReport
 
 __all__ = ["CaseResult", "Failure", "FileProblem", "Outcome", "RunResult", "Status"]
 

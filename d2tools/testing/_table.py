@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from d2._diagnostics import Diagnostic, Severity
-from d2._source import JsonPath, SourceDoc
+from d2._toolkit import Diagnostic, Severity
+from d2._toolkit import JsonPath, SourceDoc
 
 __all__ = ["Expanded", "expand_cases"]
 

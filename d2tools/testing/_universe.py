@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from d2._source import JsonPath, SourceDoc
+from d2._toolkit import JsonPath, SourceDoc
 
 __all__ = ["Kind", "Unit", "build_units"]
 

@@ -14,7 +14,7 @@ import sys
 import time
 
 import d2
-from d2._cloud import bundle_source
+from d2._sources.cloud import bundle_source
 
 
 @d2.d2_guard("tool.a")

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import d2
-from d2._bundle import BUNDLE_TYP, compile_bundle, sign_bundle, verify_bundle
-from d2._jwks import generate_private_key, jwks_document, key_id, parse_jwks, public_jwk
+from d2._sources.bundle import BUNDLE_TYP, compile_bundle, sign_bundle, verify_bundle
+from d2._sources.jwks import generate_private_key, jwks_document, key_id, parse_jwks, public_jwk
 
 POLICY = "policies:\n  - role: r\n    permissions: [tool.a]\n"
 KEY = generate_private_key()

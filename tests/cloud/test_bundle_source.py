@@ -13,9 +13,9 @@ import jwt
 import pytest
 
 import d2
-from d2._bundle import BUNDLE_TYP, sign_bundle
-from d2._cloud import bundle_source
-from d2._jwks import generate_private_key, jwks_document, key_id
+from d2._sources.bundle import BUNDLE_TYP, sign_bundle
+from d2._sources.cloud import bundle_source
+from d2._sources.jwks import generate_private_key, jwks_document, key_id
 
 V1 = "policies:\n  - role: r\n    permissions: [tool.a]\n"
 V2 = "policies:\n  - role: r\n    permissions: [tool.a, tool.b]\n"
@@ -54,6 +54,7 @@ def cloud(host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignor
     """Serve v2 and the JWKS, configure d2 against them (background polling parked), return the source."""
     monkeypatch.setenv("D2_STATE_PATH", str(tmp_path / "bundles.json"))
     monkeypatch.setenv("D2_POLL_INTERVAL", "3600")
+    monkeypatch.setenv("D2_APP", "shop")
     host.put("/jwks.json", json.dumps(jwks_document([KEY.public_key()])))
     host.put("/bundle.jws", sign(V2, 2))
     d2.configure_rbac_sync(bundle_url=f"{host.url}/bundle.jws", jwks_url=f"{host.url}/jwks.json")
@@ -115,7 +116,8 @@ def test_forged_or_stale_bundles_are_refused_and_the_old_policy_kept(cloud, host
 
 def test_unknown_kid_refreshes_the_jwks_at_a_bounded_rate(cloud, host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     new = generate_private_key()
-    host.put("/jwks.json", json.dumps(jwks_document([KEY.public_key(), new.public_key()])))
+    # The new key is vouched for by the trusted one (key continuity); see test_trust_anchors.py.
+    host.put("/jwks.json", json.dumps(jwks_document([KEY.public_key(), new.public_key()], signers=[KEY])))
     host.put("/bundle.jws", sign(V1, 3, key=new))
     cloud.jwks.min_refresh = 0.2
     time.sleep(0.25)
@@ -134,7 +136,7 @@ def test_the_persisted_bundle_is_reverified_and_works_offline(cloud, host, tmp_p
     url, jwks = cloud.config.bundle_url, cloud.config.jwks_url
     d2.shutdown_all_rbac()
     host.close()
-    d2.configure_rbac_sync(bundle_url=url, jwks_url=jwks, startup_timeout=2)
+    d2.configure_rbac_sync(bundle_url=url, jwks_url=jwks, startup_timeout=2, pin_jwks_thumbprints=[KID])
     assert bundle_source().current.version == 2 and allowed(tool_b)
     d2.shutdown_all_rbac()
     state = tmp_path / "bundles.json"
@@ -145,7 +147,7 @@ def test_the_persisted_bundle_is_reverified_and_works_offline(cloud, host, tmp_p
     claims["ver"] = 99
     entry["bundle"] = f"{head}.{b64(json.dumps(claims).encode())}.{sig}"
     state.write_text(json.dumps(data))
-    d2.configure_rbac_sync(bundle_url=url, jwks_url=jwks, startup_timeout=2)
+    d2.configure_rbac_sync(bundle_url=url, jwks_url=jwks, startup_timeout=2, pin_jwks_thumbprints=[KID])
     assert bundle_source().current is None
     with d2.set_user_context("u", ["r"]), pytest.raises(d2.MissingPolicyError):
         tool_a()
@@ -153,6 +155,8 @@ def test_the_persisted_bundle_is_reverified_and_works_offline(cloud, host, tmp_p
 
 def test_memory_state_persists_nothing(host, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("D2_STATE_PATH", ":memory:")
+    monkeypatch.setenv("D2_ALLOW_VOLATILE_FLOOR", "1")
+    monkeypatch.setenv("D2_APP", "shop")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     host.put("/jwks.json", json.dumps(jwks_document([KEY.public_key()])))
     host.put("/bundle.jws", sign(V1, 1))
@@ -184,6 +188,8 @@ def test_pacing_retry_after_backoff_and_clamped_interval(cloud, host, monkeypatc
 
 def test_startup_never_hangs_and_refuses_until_a_bundle_arrives(host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("D2_STATE_PATH", ":memory:")
+    monkeypatch.setenv("D2_ALLOW_VOLATILE_FLOOR", "1")
+    monkeypatch.setenv("D2_APP", "shop")
     host.put("/jwks.json", json.dumps(jwks_document([KEY.public_key()])))
     host.put("/bundle.jws", sign(V1, 1))
     host.files["/bundle.jws"].delay = 2.0
@@ -202,6 +208,8 @@ def test_startup_never_hangs_and_refuses_until_a_bundle_arrives(host, monkeypatc
 
 def test_a_refused_token_at_start_is_a_clear_configuration_error(host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("D2_STATE_PATH", ":memory:")
+    monkeypatch.setenv("D2_ALLOW_VOLATILE_FLOOR", "1")
+    monkeypatch.setenv("D2_APP", "shop")
     monkeypatch.setenv("D2_TOKEN", "d2_rt_wrong")
     host.put("/v1/policy/bundle", json.dumps({"detail": "invalid_token"}), status=401)
     monkeypatch.setenv("D2_API_URL", host.url)
@@ -234,6 +242,6 @@ def test_an_unsigned_policy_beside_a_signature_is_never_used(cloud, host, tmp_pa
     entry["policy"] = OPEN  # a permissive policy planted beside the signed bundle in the state file
     state.write_text(json.dumps(data))
     host.close()
-    d2.configure_rbac_sync(bundle_url=url, jwks_url=jwks, startup_timeout=2)
+    d2.configure_rbac_sync(bundle_url=url, jwks_url=jwks, startup_timeout=2, pin_jwks_thumbprints=[KID])
     assert bundle_source().current.version == 2 and allowed(tool_b)
     assert not allowed(lambda: d2.d2_guard("tool.secret")(lambda: None)())

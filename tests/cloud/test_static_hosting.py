@@ -56,6 +56,8 @@ def test_sign_with_a_local_key_and_serve_from_any_http_server(www, tmp_path, mon
     monkeypatch.setenv("D2_STATE_PATH", str(tmp_path / "state.json"))
     monkeypatch.setenv("D2_BUNDLE_URL", f"{url}/policy.jws")
     monkeypatch.setenv("D2_JWKS_URL", f"{url}/jwks.json")
+    monkeypatch.setenv("D2_APP", "reports")
+    monkeypatch.setenv("D2_PIN_JWKS_THUMBPRINTS", kid)
     d2.configure_rbac_sync()
     with d2.set_user_context("u", ["r"]):
         assert read_report() == "report"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import d2
-from d2._compile import CompileResult, compile_policy
-from d2._source import parse_policy_text
+from d2._lang.compiler import CompileResult, compile_policy
+from d2._lang.source import parse_policy_text
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "policies"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import d2
-from d2._context import current_state
+from d2._runtime.context import current_state
 
 POLICY = """
 policies:

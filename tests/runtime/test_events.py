@@ -8,7 +8,7 @@ import time
 import pytest
 
 import d2
-from d2 import _events
+from d2._runtime import events as _events
 
 
 @pytest.fixture

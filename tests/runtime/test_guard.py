@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import d2
-from d2 import _guard
+from d2._runtime import guard as _guard
 
 POLICY = """
 metadata:

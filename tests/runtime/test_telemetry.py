@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import d2
-from d2 import _events, _telemetry
+from d2._runtime import events as _events
+from d2._runtime import telemetry as _telemetry
 
 
 @pytest.fixture(autouse=True)

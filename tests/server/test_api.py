@@ -7,8 +7,8 @@ import threading
 
 import httpx
 
-from d2._bundle import verify_bundle
-from d2._jwks import parse_jwks
+from d2._sources.bundle import verify_bundle
+from d2._sources.jwks import parse_jwks
 
 V1 = "policies:\n  - role: r\n    permissions: [tool.a]\n"
 V2 = "policies:\n  - role: r\n    permissions: [tool.a, tool.b]\n"
@@ -133,28 +133,36 @@ def test_events_ingest_limits_chunk_size_and_rate(app, backend) -> None:  # type
     assert limited and int(limited[0].headers["retry-after"]) >= 1
 
 
-def _signed(key, body: bytes, *, public: bool = True) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _signed(key, body: bytes, *, app: str, public: bool = True, **pre: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from d2tools.server.client import device_headers
 
-    headers = device_headers(key, body)
+    headers = device_headers(
+        key,
+        body,
+        method="POST",
+        path="/v1/policy/publish",
+        app=app,
+        if_match=pre.get("If-Match"),
+        if_none_match=pre.get("If-None-Match", "*"),
+    )
     if not public:
         headers.pop("X-D2-Public-Key")
     return headers
 
 
 def test_device_key_registers_on_first_publish_and_must_verify(app, backend) -> None:  # type: ignore[no-untyped-def]
-    from d2._jwks import generate_private_key
+    from d2._sources.jwks import generate_private_key
 
     key = generate_private_key()
     body = b'{"policy": "policies:\\n  - role: r\\n    permissions: [tool.a]\\n"}'
     url = f"{app.server.url}/v1/policy/publish"
     auth = {"Authorization": f"Bearer {app.developer}", "If-None-Match": "*"}
-    unknown = httpx.post(url, content=body, headers={**auth, **_signed(key, body, public=False)})
+    unknown = httpx.post(url, content=body, headers={**auth, **_signed(key, body, app=app.name, public=False)})
     assert unknown.status_code == 401 and unknown.json()["detail"] == "unknown_device_key"
-    tampered = _signed(key, body)
+    tampered = _signed(key, body, app=app.name)
     tampered["X-D2-Signature"] = base64.b64encode(b"\0" * 64).decode()
     assert httpx.post(url, content=body, headers={**auth, **tampered}).status_code == 401
-    good = httpx.post(url, content=body, headers={**auth, **_signed(key, body)})
+    good = httpx.post(url, content=body, headers={**auth, **_signed(key, body, app=app.name)})
     assert good.status_code == 201, good.text
     other = backend.token("developer", app.name)
     foreign = httpx.post(
@@ -164,7 +172,7 @@ def test_device_key_registers_on_first_publish_and_must_verify(app, backend) -> 
             **auth,
             "Authorization": f"Bearer {other}",
             "If-Match": good.json()["etag"],
-            **_signed(key, body),
+            **_signed(key, body, app=app.name, **{"If-Match": good.json()["etag"]}),
         },
     )
     assert foreign.status_code == 403

@@ -33,6 +33,7 @@ class Agent:
         state: str | None = None,
         timeout: float = 5.0,
         extra: dict[str, str] | None = None,
+        app: str,
     ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("D2_")}
         env.update(
@@ -44,6 +45,7 @@ class Agent:
             D2_POLL_INTERVAL=str(POLL),
             D2_MIN_POLL_INTERVAL=str(POLL),
             XDG_CONFIG_HOME=str(tmp / "xdg"),
+            D2_APP=app,
             **(extra or {}),
         )
         self.stderr = (tmp / f"agent-{time.monotonic_ns()}.log").open("wb")
@@ -124,7 +126,7 @@ def agents(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_publish_revoke_publish_each_picked_up_within_one_poll(app, agents) -> None:  # type: ignore[no-untyped-def]
     app.publish_next(V1)
-    agent = agents(app.server.url, app.runtime)
+    agent = agents(app.server.url, app.runtime, app=app.name)
     assert agent.hello["configured"] and agent.hello["version"] == 1
     assert agent.call("tool.a") == {"ok": True}
     assert agent.call("tool.b")["reason"] == "unknown_tool"
@@ -149,17 +151,22 @@ def test_server_down_keeps_the_last_good_bundle_and_restarts_offline(  # type: i
     app, spawn, agents, tmp_path: Path
 ) -> None:
     own = spawn()
-    app.publish_next(V2)
-    agent = agents(own.url, app.runtime)
+    kid = app.publish_next(V2).json()["kid"]
+    agent = agents(own.url, app.runtime, app=app.name)
     assert agent.hello["version"] == 1 and agent.call("tool.b") == {"ok": True}
     own.stop()
     agent.wait_for("error", "HttpError", timeout=POLL * 3)
     assert agent.call("tool.b") == {"ok": True}
     agent.close()
-    offline = agents(own.url, app.runtime)
+    # Offline, the saved bundle is verified with the pinned key (the state file itself is never trusted).
+    offline = agents(own.url, app.runtime, app=app.name, extra={"D2_PIN_JWKS_THUMBPRINTS": kid})
     assert offline.hello["configured"] and offline.hello["version"] == 1
     assert offline.call("tool.b") == {"ok": True}
-    fresh = agents(own.url, app.runtime, state=":memory:", timeout=2.0)
+    unpinned = agents(own.url, app.runtime, app=app.name, timeout=1.0)
+    assert unpinned.hello["version"] is None, "without pins nothing vouches for the saved bundle offline"
+    fresh = agents(
+        own.url, app.runtime, app=app.name, state=":memory:", timeout=2.0, extra={"D2_ALLOW_VOLATILE_FLOOR": "1"}
+    )
     assert fresh.hello["configured"] and fresh.hello["version"] is None and fresh.hello["seconds"] < 3
     assert fresh.call("tool.a")["error"] == "MissingPolicyError"
     assert not list(tmp_path.glob("*.tmp"))
@@ -168,7 +175,7 @@ def test_server_down_keeps_the_last_good_bundle_and_restarts_offline(  # type: i
 def test_an_expired_bundle_is_refused(app, spawn, agents) -> None:  # type: ignore[no-untyped-def]
     short = spawn("--bundle-ttl", "3s")
     app.publish_next(V1, via=short.url)
-    agent = agents(short.url, app.runtime)
+    agent = agents(short.url, app.runtime, app=app.name)
     assert agent.call("tool.a") == {"ok": True}
     short.stop()
     deadline = time.monotonic() + 6
@@ -177,14 +184,14 @@ def test_an_expired_bundle_is_refused(app, spawn, agents) -> None:  # type: igno
         time.sleep(0.2)
         answer = agent.call("tool.a")
     assert answer == {"ok": False, "error": "BundleExpiredError", "reason": "policy_expired"}
-    restarted = agents(short.url, app.runtime, timeout=1.0)
+    restarted = agents(short.url, app.runtime, app=app.name, timeout=1.0)
     assert restarted.hello["version"] is None
     assert restarted.call("tool.a")["error"] == "MissingPolicyError"
 
 
 def test_key_rotation_without_downtime(app, backend, agents) -> None:  # type: ignore[no-untyped-def]
     first = app.publish_next(V1).json()
-    agent = agents(app.server.url, app.runtime, extra={"D2_JWKS_MIN_REFRESH": "1"})
+    agent = agents(app.server.url, app.runtime, app=app.name, extra={"D2_JWKS_MIN_REFRESH": "1"})
     assert agent.hello["kid"] == first["kid"]
     new_kid = backend.rotate_key()
     answers = []

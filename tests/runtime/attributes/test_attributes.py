@@ -128,8 +128,8 @@ def test_tenant_isolation(write_policy) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_attribute_errors_are_load_errors() -> None:
-    from d2._compile import compile_policy
-    from d2._source import parse_policy_text
+    from d2._lang.compiler import compile_policy
+    from d2._lang.source import parse_policy_text
 
     text = """policies:
   - role: r

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from d2._dataflow import FlowProgram
+from d2._lang.dataflow import FlowProgram
 
 if TYPE_CHECKING:
     from conftest import Seq

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d2._binding import compile_binder
+from d2._runtime.binding import compile_binder
 
 P = inspect.Parameter
 NAMES = ["a", "b", "c", "d", "e"]

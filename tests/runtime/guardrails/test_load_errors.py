@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import d2
-from d2._compile import compile_policy
-from d2._source import parse_policy_file
+from d2._lang.compiler import compile_policy
+from d2._lang.source import parse_policy_file
 
 ERRORS = Path(__file__).parents[2] / "fixtures" / "policies" / "guardrails" / "errors.yaml"
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d2._diagnostics import Location
-from d2._fuse import fuse
-from d2._operators import OPERATORS, Check, operand_test
+from d2._base.diagnostics import Location
+from d2._lang.fuse import fuse
+from d2._lang.operators import OPERATORS, Check, operand_test
 
 HERE = Location("test", 1, 1)
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import d2
-from d2._regex import RegexError, compile_regex
-from d2._regex_simple import SHORT_TEXT, simple_fullmatch
+from d2._lang.regex import RegexError, compile_regex
+from d2._lang.regex_simple import SHORT_TEXT, simple_fullmatch
 
 # Classic catastrophic-backtracking patterns, each with an input that makes a backtracking engine
 # explore exponentially (or polynomially) many paths.
@@ -191,7 +191,7 @@ def test_surrogates_and_non_ascii_do_not_break_matching() -> None:
 
 
 def test_too_many_matches_redact_the_whole_value_in_bounded_time() -> None:
-    from d2._regex import MAX_SUBSTITUTIONS
+    from d2._lang.regex import MAX_SUBSTITUTIONS
 
     for pattern in (r"\d", "1"):
         rx = compile_regex(pattern)

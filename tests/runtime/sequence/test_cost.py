@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from d2._context import HISTORY_LIMIT, RequestLog
-from d2._seqprogram import SequenceProgram
+from d2._core.state import HISTORY_LIMIT, RequestLog
+from d2._lang.seqprogram import SequenceProgram
 
 if TYPE_CHECKING:
     from conftest import Seq

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from d2._compile import compile_policy
-from d2._source import parse_policy_text
+from d2._lang.compiler import compile_policy
+from d2._lang.source import parse_policy_text
 
 ROOT = Path(__file__).parents[3]
 PAGES = ["docs/sequences.md", "docs/data-flow.md"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import d2
-from d2._seqprogram import SequenceProgram
+from d2._lang.seqprogram import SequenceProgram
 
 if TYPE_CHECKING:
     from conftest import Seq

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import d2
-from d2._context import current_state
+from d2._runtime.context import current_state
 
 if TYPE_CHECKING:
     from conftest import Seq

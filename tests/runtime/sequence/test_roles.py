@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import d2
-from d2._context import acting_as
+from d2._runtime.context import acting_as
 
 if TYPE_CHECKING:
     from conftest import Seq

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from d2._compile import compile_policy
-from d2._source import parse_policy_file, parse_policy_text
-from d2tools.cli._starter import schema_url
+from d2._lang.compiler import compile_policy
+from d2._lang.source import parse_policy_file, parse_policy_text
 
 FOUND = {
     "billing.refund": "app/billing.py:14",  # plain d2_guard with a literal
@@ -27,7 +26,8 @@ def test_writes_a_commented_starter_that_loads(cli, billing: Path) -> None:
     result = cli("init", "--path", "app")
     assert result.code == 0, result.err
     text = Path("policy.yaml").read_text(encoding="utf-8")
-    assert text.splitlines()[0] == f"# yaml-language-server: $schema={schema_url()}"
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=.d2/policy.schema.json"
+    assert Path(".d2/policy.schema.json").is_file()  # the schema line resolves (test_cli_schema.py)
     for tool_id, where in FOUND.items():
         assert re.search(rf'^      - "{re.escape(tool_id)}" *# {re.escape(where)}$', text, re.M), tool_id
     # the computed id is listed as a comment, never guessed
@@ -53,7 +53,7 @@ def test_stdout_json_round_trips(cli, billing: Path) -> None:
     result = cli("init", "--path", "app", "--stdout", "--format", "json")
     assert result.code == 0
     doc = json.loads(result.out)
-    assert doc["$schema"] == schema_url()
+    assert doc["$schema"] == ".d2/policy.schema.json"
     developer = doc["policies"][1]
     assert developer["permissions"] == sorted(FOUND)
     assert developer["x-sources"] == FOUND
@@ -67,7 +67,7 @@ def test_output_suffix_picks_the_format(cli, billing: Path) -> None:
 
 
 def test_default_output_is_discovered_by_the_runtime(cli, billing: Path) -> None:
-    from d2._discovery import discover_policy
+    from d2._sources.discovery import discover_policy
 
     Path("policy.yaml").unlink()
     assert cli("init").code == 0
@@ -203,6 +203,10 @@ def test_init_writes_a_passing_starter_scenario(tmp_path, monkeypatch) -> None: 
     scenario = tmp_path / "scenarios" / "policy.d2test.yaml"
     assert "../policy.yaml" in scenario.read_text()
     result = run("test", "scenarios")
-    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "4 passed, 0 failed"
+    # 4 tools: default deny, admin's grants and developer's grants, each case per tool
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "12 passed, 0 failed"
     scenario.write_text("# mine\n")
-    assert run("init", "--force").returncode == 0 and "no role" in scenario.read_text()
+    forced = run("init", "--force")
+    # --force replaces the policy only: scenarios are the user's, and the run says it kept them
+    assert forced.returncode == 0 and scenario.read_text() == "# mine\n"
+    assert f"Kept the existing {Path('scenarios') / 'policy.d2test.yaml'}" in forced.stderr

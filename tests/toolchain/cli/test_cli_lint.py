@@ -84,7 +84,7 @@ def test_code_option_checks_parameters_and_stale_tools(cli, billing: Path) -> No
     found = {(d["code"], d["file"], d["line"]) for d in json.loads(result.out)["diagnostics"]}
     assert found == {
         ("D2E702", "policy.yaml", 12),
-        ("D2W704", "policy.yaml", 19),
+        ("D2E711", "policy.yaml", 19),
         ("D2S003", "app/billing.py", 42),
     }
     assert cli("lint", "policy.yaml", "--code", "nowhere").code == 2

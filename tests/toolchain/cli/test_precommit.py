@@ -80,6 +80,10 @@ def test_lint_hook_passes_a_good_policy_and_fails_a_bad_one(
     tmp_path: Path, hook_repo: tuple[Path, dict[str, str]]
 ) -> None:
     project = _project(tmp_path, GOOD)
+    # Another tool's file named like a policy (issue 13: two such fixtures gave 33 errors): not ours.
+    (project / "fixtures").mkdir()
+    (project / "fixtures" / "guardrail_policy.json").write_text('{"rules": [{"deny": "x"}]}\n')
+    _git(project, "add", "-A")
     good = _try(project, hook_repo, "d2-lint")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "d2 lint" in good.stdout and "Passed" in good.stdout

@@ -108,7 +108,7 @@ def test_code_checks_at_exact_positions(billing: Path, marks: Marks) -> None:
     unknown = next(d for d in diags if d.code == "D2E702")
     assert unknown.is_error and unknown.hint == "did you mean 'amount'?"
     assert "refund(account, amount, note) at app/billing.py:14" in unknown.message
-    stale = next(d for d in diags if d.code == "D2W704")
+    stale = next(d for d in diags if d.code == "D2E711")
     assert "legacy.export" in stale.message and "D2S003" in (stale.hint or "")
 
 
@@ -140,12 +140,12 @@ policies:
         (d.code, d.line, d.col)
         for d in lint_file(Path("policy.yaml"), code=scan_code([Path("app")])).diagnostics
     }
-    assert found == {("D2W704", 3, 29), ("D2E702", 11, 13)}
+    assert found == {("D2E711", 3, 29), ("D2E702", 11, 13)}
 
 
 def test_scan_findings_join_the_run_and_ignore_drops_codes(billing: Path) -> None:
     index = scan_code([Path("app")])
     run = lint_paths([Path("policy.yaml")], code=index)
     assert "D2S003" in {d.code for d in run.diagnostics}
-    quiet = lint_paths([Path("policy.yaml")], code=index, ignore=["D2S003", "D2W704"])
+    quiet = lint_paths([Path("policy.yaml")], code=index, ignore=["D2S003", "D2E711"])
     assert {d.code for d in quiet.diagnostics} == {"D2E702"}

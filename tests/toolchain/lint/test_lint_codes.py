@@ -19,7 +19,7 @@ TESTED_ELSEWHERE = {
     "D2W701": "test_lint_checks.py::test_expiry_within_a_week_warns",
     "D2W703": "test_lint_checks.py::test_sequence_rule_that_can_never_fire",
     "D2E702": "test_lint_checks.py::test_code_checks_at_exact_positions",
-    "D2W704": "test_lint_checks.py::test_code_checks_at_exact_positions",
+    "D2W704": "retired: reported as D2E711 (see D2E711)",
     "D2E710": "cli/test_cli_init.py::test_check_reports_drift_both_ways",
     "D2E711": "cli/test_cli_init.py::test_check_reports_drift_both_ways",
     "D2E202": "schema-shadowed in policy files (D2E005 fires first); see d2's own sequence tests",

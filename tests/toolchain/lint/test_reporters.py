@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from d2._diagnostics import Diagnostic, Severity
+from d2._base.diagnostics import Diagnostic, Severity
 from d2tools.lint import CODES, lint_paths
 from d2tools.report import FORMATS, Report, get_reporter, render
 

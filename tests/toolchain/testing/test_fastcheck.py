@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d2._schema import schema_diagnostics
-from d2._source import SourceDoc
+from d2._lang.schema import schema_diagnostics
+from d2._lang.source import SourceDoc
 from d2tools.testing._fastcheck import certainly_valid_case
 
 _json = st.recursive(

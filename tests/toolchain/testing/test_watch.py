@@ -73,7 +73,12 @@ def test_cli_watch_reruns_until_interrupted(project: Writer, tmp_path: Path) -> 
     policy = project("policy.yaml", RBAC_POLICY)
     project("a.d2test.yaml", "cases: [{name: v, roles: [viewer], steps: [{call: billing.read}]}]\n")
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "D2_SILENT": "1"}
-    code = "import sys; from d2tools.cli import main; sys.exit(main(['test', '--watch', '.']))"
+    # A terminal's foreground job takes Ctrl-C even when this pytest was started with SIGINT ignored
+    # (a background job, some CI runners), whose children inherit the ignore: restore the default.
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+        " from d2tools.cli import main; sys.exit(main(['test', '--watch', '.']))"
+    )
     with subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=tmp_path,
@@ -100,5 +105,10 @@ def test_cli_watch_reruns_until_interrupted(project: Writer, tmp_path: Path) -> 
             assert next_summary() == "0 passed, 1 failed"
         finally:
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # never leave the watcher behind, and never wait on it forever
+                proc.wait()
+                raise
     assert proc.returncode == 0

@@ -1,0 +1,181 @@
+"""The decision engine: pure functions from (compiled policy, request state, tool, arguments) to a verdict.
+
+No I/O, no globals. The guard, ``d2 test`` and ``d2 inspect --explain`` all decide through these
+functions, so a scenario that passes in CI behaves the same in production. Order, as the semantics
+fix it: RBAC and input conditions, restrictions, sequence rules, data flow; then (after the body
+runs) output validation and sanitization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+from d2._base.diagnostics import Location
+from d2._core.model import CompiledPolicy, Grant, MissingAttribute, Violation
+from d2._core.state import RequestState
+from d2.exceptions import PermissionDeniedError, Reason
+
+__all__ = ["apply_output", "authorize", "deny", "deny_for_violation", "missing_attribute"]
+
+ArgsFn = Callable[[], Mapping[str, Any]]
+
+
+def deny(
+    reason: Reason | str,
+    tool: str,
+    state: RequestState | None,
+    *,
+    location: str | None = None,
+    detail: str | None = None,
+    value: Any = None,
+    cls: type[PermissionDeniedError] = PermissionDeniedError,
+) -> NoReturn:
+    """Raise a refusal that carries everything a handler or log needs."""
+    user = state.user if state is not None else None
+    raise cls(
+        reason=reason,
+        tool_id=tool,
+        user_id=user.user_id if user else None,
+        roles=user.roles if user else (),
+        location=location,
+        detail=detail,
+        value=value,
+    )
+
+
+def deny_for_violation(v: Violation, tool: str, state: RequestState) -> NoReturn:
+    """Turn a failed condition into a refusal naming the field, the operator and the rule."""
+    deny(v.reason, tool, state, location=str(v.location), detail=v.message, value=v.value)
+
+
+def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: ArgsFn) -> tuple[Grant, ...]:
+    """Decide a call before it runs; record it in the request on success; raise on refusal.
+
+    Returns the allowing grants that carry output rules (empty for a plain allow): those rules apply
+    to the result.
+    """
+    access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
+    if access.open and not state.restrictions and policy.sequence is None and policy.flow is None:
+        # The common case, kept short: a plain grant, nothing request-dependent to check.
+        log = state.log
+        if log.shared is None:  # a shared session records every call in its backend (below)
+            log.history.append(tool)
+            log.last_tool = tool
+            return ()
+    if access.deny is not None:
+        deny(
+            Reason.EXPLICIT_DENY,
+            tool,
+            state,
+            location=str(access.deny.location),
+            detail=f"role '{access.deny.role}' is explicitly denied this tool",
+        )
+    grants = access.grants
+    if not grants:
+        # Default deny: the deciding "rule" is the policy itself, so point at its file.
+        if tool in policy.known_tools:
+            deny(
+                Reason.RBAC,
+                tool,
+                state,
+                location=policy.source,
+                detail="none of the user's roles is granted this tool",
+            )
+        deny(
+            Reason.UNKNOWN_TOOL,
+            tool,
+            state,
+            location=policy.source,
+            detail="the tool is not in the policy; grant it to a role to allow it",
+        )
+    bound: Mapping[str, Any] | None = None
+    if not access.open:
+        bound = args() if access.needs_args else {}
+        grants = _passing_grants(grants, bound, state, tool, stop_at_first=not access.has_output)
+    if state.restrictions:
+        if bound is None or not access.needs_args:
+            bound = args()
+        for restriction in state.restrictions:
+            violation = restriction.check(tool, bound, state)
+            if violation is not None:
+                deny_for_violation(violation, tool, state)
+    _sequence_flow_record(policy, state, tool)
+    for restriction in state.restrictions:
+        restriction.record(tool)
+    if not access.has_output:
+        return ()
+    return tuple(g for g in grants if g.output is not None)
+
+
+def _passing_grants(
+    grants: tuple[Grant, ...], args: Mapping[str, Any], state: RequestState, tool: str, *, stop_at_first: bool
+) -> tuple[Grant, ...]:
+    passing: list[Grant] = []
+    first: Violation | None = None
+    for grant in grants:
+        if grant.input is None:
+            violation = None
+        else:
+            try:
+                violation = grant.input.check(args, state)
+            except MissingAttribute as exc:
+                violation = missing_attribute(exc)
+        if violation is None:
+            passing.append(grant)
+            if stop_at_first:
+                break
+        elif first is None:
+            first = violation
+    if not passing:
+        assert first is not None
+        deny_for_violation(first, tool, state)
+    return tuple(passing)
+
+
+def _sequence_flow_record(policy: CompiledPolicy, state: RequestState, tool: str) -> None:
+    log = state.log
+    if log.shared is not None:
+        from d2._engine.shared import record_shared
+
+        record_shared(policy, state, tool, log.shared)
+        return
+    seq, flow = policy.sequence, policy.flow
+    if seq is None and flow is None:
+        log.history.append(tool)
+        log.last_tool = tool
+        return
+    with log.lock:
+        if seq is not None:
+            violation = seq.check(log, tool, state.user.roles)
+            if violation is not None:
+                deny_for_violation(violation, tool, state)
+        if flow is not None:
+            violation = flow.check(log, tool)
+            if violation is not None:
+                deny_for_violation(violation, tool, state)
+        log.history.append(tool)
+        if seq is not None:
+            seq.record(log, tool)
+        if flow is not None:
+            flow.record(log, tool)
+        log.last_tool = tool
+
+
+def apply_output(grants: tuple[Grant, ...], value: Any, state: RequestState, tool: str) -> Any:
+    """Validate and sanitize a result with the output rules of every grant that allowed the call."""
+    for grant in grants:
+        if grant.output is not None:
+            try:
+                value, violation = grant.output.apply(value, state)
+            except MissingAttribute as exc:
+                violation = missing_attribute(exc)
+            if violation is not None:
+                deny_for_violation(violation, tool, state)
+    return value
+
+
+def missing_attribute(exc: MissingAttribute) -> Violation:
+    """A condition bound to a user attribute that is absent or unusable: refuse, never compare to None."""
+    where = exc.where or Location("<policy>", 1, 1)
+    return Violation(Reason.MISSING_ATTRIBUTE, str(exc.ref), exc.op, where, str(exc))

@@ -1,0 +1,1 @@
+"""The policy language: text -> positioned tree -> schema check -> compiled, immutable policy."""

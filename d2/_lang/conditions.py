@@ -1,0 +1,115 @@
+"""Input conditions: check a call's bound arguments against the grant's constraints before it runs.
+
+The guard binds arguments to the signature with defaults applied (so a default is validated too) and
+calls :meth:`InputConditions.check`. Each parameter's operators were compiled at load; a call runs a
+loop over closures. ``params`` lets the guard refuse, when it first meets the policy, a condition that
+names a parameter the function does not have: a typo must not turn into a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from d2._base.diagnostics import Location
+from d2._core.model import Violation
+from d2._lang.constraint import compile_constraint, report
+from d2._lang.each import item_failure, list_hint
+from d2._lang.operators import Constraint
+from d2.exceptions import Reason
+
+if TYPE_CHECKING:
+    from d2._core.state import RequestState
+    from d2._lang.compile_context import CompileContext
+    from d2._lang.source import JsonPath
+
+__all__ = ["InputConditions", "compile_input_conditions"]
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    name: str
+    constraint: Constraint
+
+
+class InputConditions:
+    """The compiled ``conditions.input`` of one grant (implements the ``InputCheck`` protocol)."""
+
+    __slots__ = ("_fields", "location", "params")
+
+    def __init__(self, params: tuple[_Param, ...], location: Location) -> None:
+        self.params: frozenset[str] = frozenset(p.name for p in params)
+        self.location = location
+        self._fields = tuple((p.name, p.constraint.passes, p) for p in params)
+
+    def __repr__(self) -> str:
+        return f"<InputConditions {sorted(self.params)} at {self.location}>"
+
+    def check(self, args: Mapping[str, Any], state: RequestState) -> Violation | None:
+        """Return the first failed condition (parameter, operator, rule location), or None."""
+        for name, passes, param in self._fields:
+            value = args.get(name, _MISSING)
+            if value is _MISSING:
+                if param.constraint.required:
+                    return self._missing(param)
+            elif not passes(value, state):
+                return _failure(param, value, state)
+        return None
+
+    def _missing(self, param: _Param) -> Violation:
+        return Violation(
+            Reason.INPUT_VALIDATION,
+            param.name,
+            "required",
+            param.constraint.required_location or self.location,
+            f"parameter '{param.name}' is required but was not passed",
+        )
+
+
+def _failure(param: _Param, value: Any, state: Any) -> Violation:
+    """Name the operator a value failed (the fused predicate only says that one did)."""
+    check = param.constraint.first_failure(value, state)
+    assert check is not None
+    item, check, failed = item_failure(check, value, state)
+    message = f"parameter '{param.name}'{' item ' + item if item else ''} failed '{check.op}': {check.expect}"
+    return Violation(
+        Reason.INPUT_VALIDATION, param.name, check.op, check.location, message + list_hint(check, failed), value
+    )
+
+
+def compile_input_conditions(node: Any, path: JsonPath, ctx: CompileContext) -> InputConditions | None:
+    """Compile ``conditions.input`` of one grant; report every problem; None when empty or invalid."""
+    if not isinstance(node, dict):
+        return None  # the shape check reports it
+    params: list[_Param] = []
+    ok = True
+    for name, rule in node.items():
+        rule_path = (*path, name)
+        if not name.isidentifier():
+            report(
+                ctx,
+                "D2E105",
+                f"input condition names {name!r}, which cannot be a Python parameter name",
+                rule_path,
+                "input conditions name top-level parameters; validate nested data with output rules "
+                "or a dict-typed parameter",
+                key=True,
+            )
+            ok = False
+            continue
+        if not isinstance(rule, dict):
+            ok = False
+            continue
+        constraint = compile_constraint(rule, rule_path, ctx)
+        if constraint is None:
+            ok = False
+            continue
+        if not constraint.checks and not constraint.required:
+            ctx.warning("D2W101", f"the condition on '{name}' checks nothing", rule_path, key=True)
+        params.append(_Param(name, constraint))
+    if not ok or not params:
+        return None
+    return InputConditions(tuple(params), ctx.loc(path, key=True))

@@ -1,0 +1,1 @@
+"""The adapter to Python calls: guard, context, binding, middleware, events, telemetry."""

@@ -1,0 +1,95 @@
+"""The one door from the toolchain (``d2tools``) into d2's internals.
+
+``d2tools`` (CLI, linter, scenario runner, TUI, MCP proxy, control-plane server) imports ``d2``'s public
+API or this module, never a private module directly, so the runtime can be rearranged without touching
+the toolchain. Everything here is the policy language (load, validate, compile), the pure engine, and
+the bundle/key primitives the control plane shares with the SDK. Not public API: no stability promise.
+"""
+
+from __future__ import annotations
+
+from d2._base.diagnostics import Diagnostic, Location, Severity
+from d2._base.suggest import suggest
+from d2._core.model import CompiledPolicy, Grant
+from d2._core.state import RequestLog, RequestState, UserContext
+from d2._core.origins import RequestValues, origins_of
+from d2._engine.decide import apply_output, authorize, deny
+from d2._engine.provenance import track_output
+from d2._lang.compiler import CompileResult, compile_policy
+from d2._lang.schema import load_schema, schema_diagnostics
+from d2._lang.source import JsonPath, SourceDoc, max_bytes_from_env, parse_policy_file, parse_policy_text
+from d2._lang.values import same
+from d2._runtime.binding import Binder, compile_binder
+from d2._runtime.context import push_state, reset_state
+from d2._runtime.restrict import compile_restriction
+from d2._runtime.stream import parse_stream_address
+from d2._sources.bundle import DEFAULT_AUDIENCE, sign_bundle, verify_bundle
+from d2._sources.cloud import bundle_source, cloud_config
+from d2._sources.cloud_http import DEVELOPER_TOKEN, RUNTIME_TOKEN, HttpError, Response, http_get, http_request
+from d2._sources.cloud_state import default_state_path
+from d2._sources.discovery import POLICY_NAMES, discover_policy, xdg_policy_dir
+from d2._sources.jwks import (
+    generate_private_key,
+    jwks_document,
+    key_id,
+    load_private_key,
+    parse_jwks,
+    private_key_pem,
+    public_jwk,
+)
+
+__all__ = [
+    "DEFAULT_AUDIENCE",
+    "DEVELOPER_TOKEN",
+    "POLICY_NAMES",
+    "RUNTIME_TOKEN",
+    "Binder",
+    "CompileResult",
+    "CompiledPolicy",
+    "Diagnostic",
+    "Grant",
+    "HttpError",
+    "JsonPath",
+    "Location",
+    "RequestLog",
+    "RequestState",
+    "RequestValues",
+    "Response",
+    "Severity",
+    "SourceDoc",
+    "UserContext",
+    "apply_output",
+    "bundle_source",
+    "authorize",
+    "cloud_config",
+    "compile_binder",
+    "compile_policy",
+    "compile_restriction",
+    "default_state_path",
+    "deny",
+    "discover_policy",
+    "generate_private_key",
+    "http_get",
+    "http_request",
+    "jwks_document",
+    "key_id",
+    "load_private_key",
+    "load_schema",
+    "max_bytes_from_env",
+    "origins_of",
+    "parse_jwks",
+    "parse_policy_file",
+    "parse_policy_text",
+    "parse_stream_address",
+    "private_key_pem",
+    "public_jwk",
+    "push_state",
+    "reset_state",
+    "same",
+    "schema_diagnostics",
+    "sign_bundle",
+    "suggest",
+    "track_output",
+    "verify_bundle",
+    "xdg_policy_dir",
+]
