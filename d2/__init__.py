@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from d2._base.diagnostics import Diagnostic as Diagnostic
 from d2._base.diagnostics import Location as Location
 from d2._base.diagnostics import Severity as Severity
+from d2._config import configure_rbac as configure_rbac
 from d2._config import configure_rbac_async as configure_rbac_async
 from d2._config import configure_rbac_sync as configure_rbac_sync
 from d2._core.state import UserContext as UserContext
@@ -51,12 +52,14 @@ from d2._sources.manager import shutdown_rbac as shutdown_rbac
 from d2._sources.session_state import configure_session_state as configure_session_state
 from d2.exceptions import BundleExpiredError as BundleExpiredError
 from d2.exceptions import ConfigurationError as ConfigurationError
+from d2.exceptions import ContextLeakWarning as ContextLeakWarning
 from d2.exceptions import D2Error as D2Error
 from d2.exceptions import D2NoContextError as D2NoContextError
 from d2.exceptions import D2PlanLimitError as D2PlanLimitError
 from d2.exceptions import InvalidSignatureError as InvalidSignatureError
 from d2.exceptions import MissingPolicyError as MissingPolicyError
 from d2.exceptions import PermissionDeniedError as PermissionDeniedError
+from d2.exceptions import PolicyError as PolicyError
 from d2.exceptions import PolicyTooLargeError as PolicyTooLargeError
 from d2.exceptions import Reason as Reason
 from d2.exceptions import TooManyToolsError as TooManyToolsError
@@ -91,6 +94,7 @@ __all__ = [
     "BundleExpiredError",
     "CompileResult",
     "ConfigurationError",
+    "ContextLeakWarning",
     "D2Error",
     "D2NoContextError",
     "D2PlanLimitError",
@@ -100,6 +104,7 @@ __all__ = [
     "Location",
     "MissingPolicyError",
     "PermissionDeniedError",
+    "PolicyError",
     "PolicyManager",
     "PolicyTooLargeError",
     "Reason",
@@ -111,6 +116,7 @@ __all__ = [
     "clear_context_async",
     "clear_user_context",
     "compile_policy",
+    "configure_rbac",
     "configure_rbac_async",
     "configure_rbac_sync",
     "configure_session_state",
@@ -134,9 +140,9 @@ __all__ = [
     "remove_decision_sink",
     "restrict",
     "run_as",
+    "serve_decision_stream",
     "session",
     "session_reference",
-    "serve_decision_stream",
     "set_request_values",
     "set_user",
     "set_user_context",

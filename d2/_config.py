@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from d2._sources.manager import PolicyManager, get_policy_manager
 
-__all__ = ["configure_rbac_async", "configure_rbac_sync"]
+__all__ = ["configure_rbac", "configure_rbac_async", "configure_rbac_sync"]
 
 
 def configure_rbac_sync(
@@ -19,6 +19,7 @@ def configure_rbac_sync(
     *,
     instance_name: str = "default",
     hot_reload: bool = False,
+    api_url: str | None = None,
     bundle_url: str | None = None,
     jwks_url: str | None = None,
     startup_timeout: float | None = None,
@@ -36,11 +37,17 @@ def configure_rbac_sync(
     ``allow_volatile_floor`` (``D2_ALLOW_VOLATILE_FLOOR``) accepts running without a persisted rollback
     floor.
     """
+    _warn_if_context_set()
     manager = get_policy_manager(instance_name)
+    if api_url:
+        # The vendor SDK's D2_API_URL as an argument: the control plane's base URL.
+        base = api_url.rstrip("/")
+        bundle_url = bundle_url or (f"{base}/v1/policy/bundle" if os.environ.get("D2_TOKEN") else None)
+        jwks_url = jwks_url or f"{base}/.well-known/jwks.json"
     if policy_file is None and (bundle_url or os.environ.get("D2_TOKEN") or os.environ.get("D2_BUNDLE_URL")):
         from d2._sources.cloud import start_bundle_source
 
-        start_bundle_source(
+        source = start_bundle_source(
             manager,
             bundle_url=bundle_url,
             jwks_url=jwks_url,
@@ -49,6 +56,9 @@ def configure_rbac_sync(
             pin_jwks_thumbprints=pin_jwks_thumbprints,
             allow_volatile_floor=allow_volatile_floor,
         )
+        from d2._runtime.usage import usage_from_env
+
+        usage_from_env(source.config.token)  # D2_TELEMETRY=usage|all: usage events to the control plane
     else:
         if manager.mode == "cloud":
             manager.shutdown()
@@ -66,6 +76,7 @@ async def configure_rbac_async(
     *,
     instance_name: str = "default",
     hot_reload: bool = False,
+    api_url: str | None = None,
     bundle_url: str | None = None,
     jwks_url: str | None = None,
     startup_timeout: float | None = None,
@@ -81,6 +92,7 @@ async def configure_rbac_async(
         policy_file,
         instance_name=instance_name,
         hot_reload=hot_reload,
+        api_url=api_url,
         bundle_url=bundle_url,
         jwks_url=jwks_url,
         startup_timeout=startup_timeout,
@@ -88,3 +100,27 @@ async def configure_rbac_async(
         pin_jwks_thumbprints=pin_jwks_thumbprints,
         allow_volatile_floor=allow_volatile_floor,
     )
+
+
+configure_rbac = configure_rbac_async
+"""The vendor SDK's name of :func:`configure_rbac_async`."""
+
+
+def _warn_if_context_set() -> None:
+    """Configuring while a user context is set usually means a request's context leaked (vendor warns too)."""
+    from d2._runtime.context import current_state
+
+    state = current_state()
+    if state is None:
+        return
+    import logging
+    import warnings
+
+    from d2.exceptions import ContextLeakWarning
+
+    message = (
+        f"d2 is being configured while a user context is set (user {state.user.user_id!r}); "
+        "configure at start-up, outside any request"
+    )
+    logging.getLogger("d2.context").warning("%s", message)
+    warnings.warn(message, ContextLeakWarning, stacklevel=3)

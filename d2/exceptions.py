@@ -6,12 +6,16 @@ Every error d2 raises derives from :class:`D2Error`::
     ├── PermissionDeniedError        a guarded call was refused (the tool did not run)
     │   ├── D2NoContextError         no user context was set for the call
     │   ├── MissingPolicyError       no policy is loaded (none found, none configured, none fetched)
-    │   └── BundleExpiredError       the policy passed its expiry
+    │   └── BundleExpiredError       the policy passed its expiry (also a PolicyError)
+    ├── PolicyError                  a policy or bundle cannot be used (the vendor SDK's base class)
+    │   ├── InvalidSignatureError    a signed bundle failed verification
+    │   ├── PolicyTooLargeError      a policy exceeds a configured memory-safety limit
+    │   │   └── TooManyToolsError    ... in number of tools
+    │   └── BundleExpiredError
     ├── ConfigurationError           a policy or setting is invalid; carries every diagnostic
-    ├── InvalidSignatureError        a signed bundle failed verification
-    ├── PolicyTooLargeError          a policy exceeds a configured memory-safety limit
-    │   └── TooManyToolsError        ... in number of tools
     └── D2PlanLimitError             a control plane refused for a plan limit (HTTP 402)
+
+    ContextLeakWarning (a ResourceWarning)   a user context was left set (see warn_if_context_set)
 
 A refusal carries a machine-readable ``reason`` (see :class:`Reason`), the tool, the user and roles,
 and the policy location of the deciding rule, so a handler can map it to an HTTP status or a log line
@@ -31,12 +35,14 @@ if TYPE_CHECKING:
 __all__ = [
     "BundleExpiredError",
     "ConfigurationError",
+    "ContextLeakWarning",
     "D2Error",
     "D2NoContextError",
     "D2PlanLimitError",
     "InvalidSignatureError",
     "MissingPolicyError",
     "PermissionDeniedError",
+    "PolicyError",
     "PolicyTooLargeError",
     "Reason",
     "TooManyToolsError",
@@ -80,6 +86,9 @@ class PermissionDeniedError(D2Error):
     def __init__(
         self,
         message: str = "",
+        user_id_: str | None = None,
+        roles_: Iterable[str] | None = None,
+        /,
         *,
         reason: Reason | str | None = None,
         tool_id: str | None = None,
@@ -89,6 +98,9 @@ class PermissionDeniedError(D2Error):
         detail: str | None = None,
         value: Any = None,
     ) -> None:
+        if user_id_ is not None or roles_ is not None:
+            # The vendor SDK's form: PermissionDeniedError(tool_id, user_id, roles, reason="...").
+            tool_id, user_id, roles, message = message, user_id_, roles_ or (), ""
         self.reason: Reason | str = _as_reason(reason) if reason is not None else self.default_reason
         self.tool_id = tool_id
         self.user_id = user_id
@@ -104,14 +116,22 @@ class PermissionDeniedError(D2Error):
         return self._message or self._default_message()
 
     def _default_message(self) -> str:
-        who = f"user {self.user_id!r}" if self.user_id is not None else "anonymous caller"
-        roles = ", ".join(self.roles) or "no roles"
-        text = f"denied ({self.reason}): {who} [{roles}] may not call {self.tool_id!r}"
+        # Starts with the vendor SDK's wording (code in the wild matches on it), then the reason code.
+        who = repr(self.user_id) if self.user_id is not None else "None"
+        text = (
+            f"Permission denied for user {who} (roles: {list(self.roles)}) "
+            f"to access tool {self.tool_id!r}. Reason: {self.reason}"
+        )
         if self.detail:
             text += f": {self.detail}"
         if self.location:
             text += f" (rule at {self.location})"
         return text
+
+    @property
+    def tool(self) -> str | None:
+        """The refused tool's id (the vendor SDK also calls it ``tool_id``)."""
+        return self.tool_id
 
 
 class D2NoContextError(PermissionDeniedError):
@@ -120,13 +140,17 @@ class D2NoContextError(PermissionDeniedError):
     default_reason = Reason.NO_CONTEXT
 
 
+class PolicyError(D2Error):
+    """A policy or signed bundle cannot be used: bad signature, too large, or expired."""
+
+
 class MissingPolicyError(PermissionDeniedError):
     """No policy is available: none was found, configured, or fetched."""
 
     default_reason = Reason.NO_POLICY
 
 
-class BundleExpiredError(PermissionDeniedError):
+class BundleExpiredError(PermissionDeniedError, PolicyError):
     """The policy (or signed bundle) passed its ``expires`` time; d2 denies until a fresh one arrives."""
 
     default_reason = Reason.POLICY_EXPIRED
@@ -143,11 +167,11 @@ class ConfigurationError(D2Error):
         super().__init__(message)
 
 
-class InvalidSignatureError(D2Error):
+class InvalidSignatureError(PolicyError):
     """A signed policy bundle failed verification (signature, key id, algorithm, audience or version)."""
 
 
-class PolicyTooLargeError(D2Error):
+class PolicyTooLargeError(PolicyError):
     """A policy exceeds a configured memory-safety limit (bytes, tools, rules)."""
 
 
@@ -157,6 +181,10 @@ class TooManyToolsError(PolicyTooLargeError):
 
 class D2PlanLimitError(D2Error):
     """A control plane refused a request for a plan limit (HTTP 402)."""
+
+
+class ContextLeakWarning(ResourceWarning):
+    """A user context was still set where none should be (end of a request, or at configuration)."""
 
 
 def _as_reason(value: Reason | str) -> Reason | str:

@@ -38,6 +38,12 @@ class UserContext:
     user_id: str | None
     roles: frozenset[str] = frozenset()
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    # Read-only snapshots of the request, filled in by ``get_user_context()`` (vendor SDK fields).
+    # Nothing decides from them: enforcement reads the request's own log, so a caller-made
+    # UserContext carrying a history or facts changes nothing. Not compared.
+    request_id: str | None = field(default=None, compare=False)
+    call_history: tuple[str, ...] = field(default=(), compare=False)
+    facts: frozenset[str] = field(default=frozenset(), compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.roles, str):
@@ -52,11 +58,14 @@ class UserContext:
 class RequestLog:
     """Mutable state of one request, shared by all its tasks and threads (mutations under ``lock``)."""
 
-    __slots__ = ("facts", "history", "last_tool", "lock", "origins", "progress", "request_id", "shared")
+    __slots__ = ("calls", "facts", "history", "last_tool", "lock", "origins", "progress", "request_id", "shared")
 
     def __init__(self) -> None:
         self.request_id = os.urandom(12).hex()
         self.history: deque[str] = deque(maxlen=HISTORY_LIMIT)
+        # Every call appended to ``history`` counts here too: it keeps counting once the history is
+        # full, so sequence progress knows when a rebuild would read a truncated history.
+        self.calls = 0
         self.facts: set[str] = set()
         self.progress: dict[int, int] = {}
         self.last_tool: str | None = None

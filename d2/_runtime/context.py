@@ -8,6 +8,7 @@ There is no module-global store; an uncleared request leaks nothing once it is u
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from d2._core.state import _EMPTY, RequestLog, RequestState, UserContext
+from d2.exceptions import ContextLeakWarning
 
 __all__ = [
     "RequestLog",
@@ -23,7 +25,11 @@ __all__ = [
     "UserContext",
     "clear_user_context",
     "current_state",
+    "get_current_user",
     "get_user_context",
+    "get_user_id",
+    "get_user_roles",
+    "is_context_set",
     "run_as",
     "set_user",
     "set_user_context",
@@ -58,23 +64,62 @@ def clear_user_context() -> None:
     _STATE.set(None)
 
 
-def get_user_context() -> UserContext | None:
-    """Return the acting user, or None when no context is set."""
+_NOBODY = UserContext(None)
+
+
+def get_user_context() -> UserContext:
+    """Return the acting user with a snapshot of the request (id, call history, facts).
+
+    With no context set this is an empty context (``user_id`` None, no roles), as the vendor SDK
+    returns; test ``ctx.user_id`` to know whether a user is set.
+    """
     state = _STATE.get()
-    return state.user if state is not None else None
+    if state is None:
+        return _NOBODY
+    log = state.log
+    with log.lock:
+        history = tuple(log.history)
+        facts = frozenset(log.facts)
+    return replace(state.user, request_id=log.request_id, call_history=history, facts=facts)
 
 
-def warn_if_context_set() -> bool:
-    """Warn (and return True) when a user context is still set, e.g. at the end of a test or request."""
+def get_current_user() -> UserContext:
+    """Vendor SDK name of :func:`get_user_context`."""
+    return get_user_context()
+
+
+def is_context_set() -> bool:
+    """Return True when a user context is set in the running context."""
+    return _STATE.get() is not None
+
+
+def get_user_id() -> str | None:
+    """Return the acting user's id, or None when no context is set."""
+    state = _STATE.get()
+    return state.user.user_id if state is not None else None
+
+
+def get_user_roles() -> frozenset[str]:
+    """Return the acting user's roles (empty when no context is set)."""
+    state = _STATE.get()
+    return state.user.roles if state is not None else frozenset()
+
+
+def warn_if_context_set(*, logger: logging.Logger | None = None) -> bool:
+    """Warn and log (and return True) when a user context is still set, e.g. at the end of a request.
+
+    The warning is a :class:`~d2.exceptions.ContextLeakWarning` (a ``ResourceWarning``); the log
+    record goes to ``logger`` or the ``d2.context`` logger, as the vendor SDK logs it.
+    """
     state = _STATE.get()
     if state is None:
         return False
-    warnings.warn(
+    message = (
         f"d2 user context still set (user {state.user.user_id!r}); clear it with clear_user_context() "
-        "or use set_user_context()/run_as() as a context manager",
-        ResourceWarning,
-        stacklevel=2,
+        "or use set_user_context()/run_as() as a context manager"
     )
+    (logger or logging.getLogger("d2.context")).warning("%s", message)
+    warnings.warn(message, ContextLeakWarning, stacklevel=2)
     return True
 
 

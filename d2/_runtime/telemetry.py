@@ -27,13 +27,46 @@ __all__ = [
 ]
 
 MODES = ("off", "metrics", "usage", "all")
+# Values the vendor SDK accepts, mapped onto ours (semantics.md, "Privacy").
+_ALIASES = {
+    "0": "off",
+    "none": "off",
+    "false": "off",
+    "no": "off",
+    "disabled": "off",
+    "1": "all",
+    "on": "all",
+    "true": "all",
+    "yes": "all",
+    "*": "all",
+    "enabled": "all",
+}
+_warned: set[str] = set()
 
 
 def telemetry_mode() -> str:
-    """Return ``D2_TELEMETRY`` (off, metrics, usage, all); unknown values are a configuration error."""
-    mode = os.environ.get("D2_TELEMETRY", "off").strip().lower() or "off"
+    """Return ``D2_TELEMETRY`` as off, metrics, usage or all; an unknown value is a configuration error."""
+    raw = os.environ.get("D2_TELEMETRY", "off").strip().lower() or "off"
+    mode = _ALIASES.get(raw, raw)
     if mode not in MODES:
-        raise ConfigurationError(f"D2_TELEMETRY must be one of {', '.join(MODES)}, got {mode!r}")
+        from d2._base.suggest import suggest
+
+        guess = suggest(raw, (*MODES, *_ALIASES))
+        hint = f" (did you mean {guess!r}?)" if guess else ""
+        raise ConfigurationError(
+            f"D2_TELEMETRY must be one of {', '.join(MODES)} (or 0/1, true/false, yes/no, none, *), "
+            f"got {raw!r}{hint}"
+        )
+    if mode in ("usage", "all") and mode not in _warned:
+        # The vendor's usage events carry raw user ids and denial details; ours never do.
+        _warned.add(mode)
+        from d2._base.log import logger
+
+        logger().warning(
+            "d2: D2_TELEMETRY=%s: usage events are sent without raw user ids or argument values "
+            "(hashed ids only with D2_HASH_USER_IDS=1); see docs/migrating.md",
+            raw,
+        )
     return mode
 
 
@@ -124,6 +157,9 @@ def configure_telemetry() -> list[Any]:
         return list(_INSTALLED)
     try:
         _INSTALLED.append(OtelMetricsSink().install())
-    except ConfigurationError:
-        pass
+    except ConfigurationError as exc:
+        # Asked for metrics we cannot send: say so once instead of failing start-up.
+        from d2._base.log import logger
+
+        logger().warning("d2: D2_TELEMETRY=%s asks for metrics, which are not sent: %s", mode, exc)
     return list(_INSTALLED)

@@ -27,6 +27,10 @@ def run_app(middleware: d2.ASGIMiddleware, s: dict[str, Any]) -> None:
     asyncio.run(middleware(s, noop_receive, noop_send))
 
 
+# What get_user_context() returns when no user is set (the vendor SDK returns an empty context too).
+NOBODY = d2.UserContext(None)
+
+
 def capture() -> tuple[list[d2.UserContext | None], Any]:
     seen: list[d2.UserContext | None] = []
 
@@ -39,21 +43,21 @@ def capture() -> tuple[list[d2.UserContext | None], Any]:
 @pytest.mark.parametrize("kind", ["http", "websocket"])
 def test_headers_extractor_sets_user_for_http_and_websocket(kind: str) -> None:
     seen, app = capture()
-    run_app(d2.ASGIMiddleware(app), scope(kind, {"X-D2-User": "alice", "X-D2-Roles": " viewer , ,admin "}))
+    run_app(d2.ASGIMiddleware(app, user_extractor=d2.headers_extractor), scope(kind, {"X-D2-User": "alice", "X-D2-Roles": " viewer , ,admin "}))
     assert seen == [d2.UserContext("alice", frozenset({"viewer", "admin"}))]
-    assert d2.get_user_context() is None
+    assert d2.get_user_context().user_id is None
 
 
 def test_no_headers_means_no_user() -> None:
     seen, app = capture()
-    run_app(d2.ASGIMiddleware(app), scope())
-    assert seen == [None]
+    run_app(d2.ASGIMiddleware(app, user_extractor=d2.headers_extractor), scope())
+    assert seen == [NOBODY]
 
 
 def test_lifespan_scope_passes_through_untouched() -> None:
     seen, app = capture()
-    run_app(d2.ASGIMiddleware(app), {"type": "lifespan"})
-    assert seen == [None]
+    run_app(d2.ASGIMiddleware(app, user_extractor=d2.headers_extractor), {"type": "lifespan"})
+    assert seen == [NOBODY]
 
 
 def test_custom_extractor_forms() -> None:
@@ -77,19 +81,19 @@ def test_failing_extractor_leaves_request_anonymous() -> None:
         raise RuntimeError("bad session")
 
     run_app(d2.ASGIMiddleware(app, user_extractor=broken), scope())
-    assert seen == [None]
+    assert seen == [NOBODY]
 
 
 def test_context_does_not_leak_between_requests_on_one_task() -> None:
     seen, app = capture()
-    mw = d2.ASGIMiddleware(app)
+    mw = d2.ASGIMiddleware(app, user_extractor=d2.headers_extractor)
 
     async def main() -> None:
         await mw(scope("http", {"x-d2-user": "first", "x-d2-roles": "a"}), noop_receive, noop_send)
         await mw(scope("http"), noop_receive, noop_send)
 
     asyncio.run(main())
-    assert seen == [d2.UserContext("first", frozenset({"a"})), None]
+    assert seen == [d2.UserContext("first", frozenset({"a"})), NOBODY]
 
 
 def test_guarded_call_through_a_starlette_app(write_policy) -> None:  # type: ignore[no-untyped-def]
@@ -113,7 +117,7 @@ def test_guarded_call_through_a_starlette_app(write_policy) -> None:  # type: ig
             return JSONResponse({"error": str(exc.reason)}, status_code=403)
 
     app = Starlette(routes=[Route("/weather", endpoint)])
-    app.add_middleware(d2.ASGIMiddleware)
+    app.add_middleware(d2.ASGIMiddleware, user_extractor=d2.headers_extractor)
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app)

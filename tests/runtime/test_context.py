@@ -39,7 +39,7 @@ def who() -> tuple[str | None, tuple[str, ...]]:
 
 
 def test_set_user_and_clear() -> None:
-    assert d2.get_user_context() is None
+    assert d2.get_user_context().user_id is None
     d2.set_user("alice", ["a", "b"], attributes={"tenant": "t1", "payees": ["x"]})
     user = d2.get_user_context()
     assert user == d2.UserContext("alice", frozenset({"a", "b"}), {"tenant": "t1", "payees": ["x"]})
@@ -47,7 +47,7 @@ def test_set_user_and_clear() -> None:
     with pytest.raises(TypeError):
         user.attributes["tenant"] = "t2"  # type: ignore[index]
     d2.clear_user_context()
-    assert d2.get_user_context() is None
+    assert d2.get_user_context().user_id is None
 
 
 def test_single_role_string_is_one_role() -> None:
@@ -73,14 +73,14 @@ def test_context_managers_restore_the_previous_context() -> None:
 def test_context_manager_restores_on_exception() -> None:
     with pytest.raises(ValueError), d2.set_user_context("x", ["a"]):
         raise ValueError
-    assert d2.get_user_context() is None
+    assert d2.get_user_context().user_id is None
 
 
 def test_async_with_scope() -> None:
     async def main() -> str | None:
         async with d2.set_user_context("x", ["a"]) as user:
             assert user.user_id == "x"
-        return d2.get_user_context().user_id if d2.get_user_context() else None
+        return d2.get_user_context().user_id
 
     assert asyncio.run(main()) is None
 
@@ -176,11 +176,25 @@ def test_submit_with_explicit_actor_changes_who_not_the_request(policy: Path) ->
         assert d2.get_user_context() == d2.UserContext("alice", frozenset({"a"}))
 
 
-def test_submit_without_context_is_refused_in_the_worker(policy: Path) -> None:
-    with ThreadPoolExecutor(1) as pool:
-        future = d2.threads.submit_with_context(pool, who)
-        with pytest.raises(d2.D2NoContextError):
-            future.result()
+def test_submit_without_context_is_refused_at_submit_time(policy: Path) -> None:
+    ran: list[str] = []
+    with ThreadPoolExecutor(1) as pool, pytest.raises(d2.D2NoContextError, match="actor="):
+        d2.threads.submit_with_context(pool, lambda: ran.append("ran"))
+    assert ran == []
+
+
+def test_thread_entrypoint_without_context_or_actor_is_refused(policy: Path) -> None:
+    ran: list[str] = []
+
+    @d2.threads.thread_entrypoint
+    def job() -> None:
+        ran.append("ran")
+
+    with pytest.raises(d2.D2NoContextError):
+        job()
+    assert ran == []
+    job(actor=d2.UserContext("bob", frozenset({"a"})))
+    assert ran == ["ran"]
 
 
 def test_submit_rejects_non_user_context_actor() -> None:
@@ -212,12 +226,12 @@ def test_thread_entrypoint_without_requirement_uses_ambient(policy: Path) -> Non
 def test_clear_context_decorator_is_a_request_boundary(policy: Path) -> None:
     @d2.clear_context
     def handler() -> str | None:
-        assert d2.get_user_context() is None
+        assert d2.get_user_context().user_id is None
         d2.set_user("req", ["a"])
         return who()[0]
 
     assert handler() == "req"
-    assert d2.get_user_context() is None
+    assert d2.get_user_context().user_id is None
     with pytest.raises(TypeError):
         d2.clear_context(_async_handler)  # type: ignore[arg-type]
 
@@ -236,7 +250,7 @@ def test_clear_context_async(policy: Path) -> None:
         result = await handler()
         return result, d2.get_user_context()
 
-    assert asyncio.run(main()) == ("req", None)
+    assert asyncio.run(main()) == ("req", d2.UserContext(None))
     with pytest.raises(TypeError):
         d2.clear_context_async(lambda: None)  # type: ignore[arg-type,return-value]
 
