@@ -55,7 +55,7 @@ def confirm(question: str, yes: bool) -> None:
 
 
 def _client(app: str | None = None) -> Any:
-    from d2tools.server.client import Client, load_cli_state
+    from d2tools.cloud.client import Client, load_cli_state
 
     url, token = os.environ.get("D2_API_URL"), os.environ.get("D2_TOKEN")
     if not url:
@@ -106,7 +106,7 @@ def _lint(text: str, label: str) -> bool:
 
 
 def _remember(app: str, etag: str) -> None:
-    from d2tools.server.client import load_cli_state, save_cli_state
+    from d2tools.cloud.client import load_cli_state, save_cli_state
 
     state = load_cli_state()
     state.etags = {**(state.etags or {}), app: etag}
@@ -165,7 +165,7 @@ def publish(
 
 
 def _expected_etag(app: str, head: dict[str, Any] | None, force: bool) -> str | None:
-    from d2tools.server.client import load_cli_state
+    from d2tools.cloud.client import load_cli_state
 
     if head is None:
         return None
@@ -260,7 +260,7 @@ def revoke(
 
 def switch(name: Annotated[str, typer.Argument(help="The app to work on.")]) -> None:
     """Make APP the default app of later commands (checked against the server)."""
-    from d2tools.server.client import load_cli_state, save_cli_state
+    from d2tools.cloud.client import load_cli_state, save_cli_state
 
     apps = [a["name"] for a in _call(_client(None).apps)]
     if name not in apps:
@@ -313,7 +313,7 @@ def _local_bundles() -> list[str]:
 
 def register(app: typer.Typer) -> None:
     """Add the cloud, bundle and serve commands to the ``d2`` app."""
-    from d2tools.server.commands import bundle_app, serve_app
+    from d2tools.cli.cmd_serve import bundle_app, serve_app
 
     for fn in (draft, publish, pull, revoke, switch, status):
         app.command(fn.__name__)(fn)
