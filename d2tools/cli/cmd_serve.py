@@ -1,6 +1,6 @@
 """Typer groups ``d2 bundle`` (static hosting: keygen, jwks, sign, verify) and ``d2 serve`` (control plane).
 
-Registered by :mod:`d2tools.cli.cmd_cloud`; imported only by the CLI, so the server extra alone does
+Registered by :mod:`d2tools.cli.cmd_cloud`; lives in the CLI, so the server extra alone does
 not need Typer (``python -m d2tools.server`` offers the same administration with argparse).
 """
 
@@ -15,7 +15,7 @@ import typer
 
 from d2tools.cli._common import EXIT_USAGE, emit, emit_json, fail, make_console
 
-from . import admin
+from d2tools.server import admin
 
 __all__ = ["bundle_app", "serve_app"]
 
@@ -194,7 +194,7 @@ def serve(
     db = db or _db_default()
     from d2._toolkit import DEFAULT_AUDIENCE
 
-    from .config import ServerConfig
+    from d2tools.server.config import ServerConfig
 
     config = ServerConfig(
         db=db,
@@ -267,6 +267,6 @@ def register_device_key(
 @serve_app.command("device-key")
 def show_device_key() -> None:
     """Print this machine's publisher device key (created on first use) for an administrator to register."""
-    from .client import device_key, public_key_text
+    from d2tools.cloud.client import device_key, public_key_text
 
     emit(public_key_text(device_key()))

@@ -16,11 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from d2._toolkit import DEVELOPER_TOKEN, RUNTIME_TOKEN, HttpError, Response, http_request
-from d2._toolkit import xdg_policy_dir
-from d2._toolkit import generate_private_key, key_id, load_private_key, private_key_pem
+from d2._toolkit import (
+    DEVELOPER_TOKEN,
+    RUNTIME_TOKEN,
+    HttpError,
+    Response,
+    generate_private_key,
+    http_request,
+    key_id,
+    load_private_key,
+    private_key_pem,
+    xdg_policy_dir,
+)
 
-from .signing import signing_message
+from d2tools.server.signing import signing_message
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -203,7 +212,13 @@ class Client:
             etag = head.get("etag")
         headers = {"If-Match": etag} if etag else {}
         response = self.request(
-            "POST", "/v1/policy/revoke", body=body, headers=headers, need=DEVELOPER_TOKEN, expect=(201,), sign=True
+            "POST",
+            "/v1/policy/revoke",
+            body=body,
+            headers=headers,
+            need=DEVELOPER_TOKEN,
+            expect=(201,),
+            sign=True,
         )
         return dict(response.json())
 

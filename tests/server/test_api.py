@@ -134,7 +134,7 @@ def test_events_ingest_limits_chunk_size_and_rate(app, backend) -> None:  # type
 
 
 def _signed(key, body: bytes, *, app: str, public: bool = True, **pre: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from d2tools.server.client import device_headers
+    from d2tools.cloud.client import device_headers
 
     headers = device_headers(
         key,
@@ -157,7 +157,9 @@ def test_device_key_registers_on_first_publish_and_must_verify(app, backend) -> 
     body = b'{"policy": "policies:\\n  - role: r\\n    permissions: [tool.a]\\n"}'
     url = f"{app.server.url}/v1/policy/publish"
     auth = {"Authorization": f"Bearer {app.developer}", "If-None-Match": "*"}
-    unknown = httpx.post(url, content=body, headers={**auth, **_signed(key, body, app=app.name, public=False)})
+    unknown = httpx.post(
+        url, content=body, headers={**auth, **_signed(key, body, app=app.name, public=False)}
+    )
     assert unknown.status_code == 401 and unknown.json()["detail"] == "unknown_device_key"
     tampered = _signed(key, body, app=app.name)
     tampered["X-D2-Signature"] = base64.b64encode(b"\0" * 64).decode()
