@@ -65,9 +65,11 @@ def configure_rbac_sync(
         manager.load_local(policy_file)
         if hot_reload:
             manager.watch()
+    from d2._runtime.stream import stream_from_env
     from d2._runtime.telemetry import configure_telemetry
 
     configure_telemetry()
+    stream_from_env()  # D2_DECISION_STREAM: the opt-in local live stream `d2 tui --stream` reads
     return manager
 
 

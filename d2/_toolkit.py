@@ -11,8 +11,8 @@ from __future__ import annotations
 from d2._base.diagnostics import Diagnostic, Location, Severity
 from d2._base.suggest import suggest
 from d2._core.model import CompiledPolicy, Grant
-from d2._core.state import RequestLog, RequestState, UserContext
 from d2._core.origins import RequestValues, origins_of
+from d2._core.state import RequestLog, RequestState, UserContext
 from d2._engine.decide import apply_output, authorize, deny
 from d2._engine.provenance import track_output
 from d2._lang.compiler import CompileResult, compile_policy
@@ -22,6 +22,7 @@ from d2._lang.values import same
 from d2._runtime.binding import Binder, compile_binder
 from d2._runtime.context import push_state, reset_state
 from d2._runtime.restrict import compile_restriction
+from d2._runtime.session import joined_state
 from d2._runtime.stream import parse_stream_address
 from d2._sources.bundle import DEFAULT_AUDIENCE, sign_bundle, verify_bundle
 from d2._sources.cloud import bundle_source, cloud_config
@@ -37,6 +38,7 @@ from d2._sources.jwks import (
     private_key_pem,
     public_jwk,
 )
+from d2._sources.session_state import session_log
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -59,8 +61,8 @@ __all__ = [
     "SourceDoc",
     "UserContext",
     "apply_output",
-    "bundle_source",
     "authorize",
+    "bundle_source",
     "cloud_config",
     "compile_binder",
     "compile_policy",
@@ -71,6 +73,7 @@ __all__ = [
     "generate_private_key",
     "http_get",
     "http_request",
+    "joined_state",
     "jwks_document",
     "key_id",
     "load_private_key",
@@ -87,6 +90,7 @@ __all__ = [
     "reset_state",
     "same",
     "schema_diagnostics",
+    "session_log",
     "sign_bundle",
     "suggest",
     "track_output",

@@ -156,13 +156,22 @@ class BundleExpiredError(PermissionDeniedError, PolicyError):
     default_reason = Reason.POLICY_EXPIRED
 
 
+# How many diagnostics a ConfigurationError's message lists before it says how many more there are.
+MESSAGE_DIAGNOSTICS = 20
+
+
 class ConfigurationError(D2Error):
     """A policy or setting is invalid. ``diagnostics`` holds every problem found, each with its location."""
 
     def __init__(self, message: str, *, diagnostics: Sequence[Diagnostic] = ()) -> None:
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
         if self.diagnostics:
-            lines = "\n".join(f"  {d.render()}" for d in self.diagnostics)
+            # The message stays readable however many there are; ``diagnostics`` (and ``d2 lint``) has all.
+            shown = self.diagnostics[:MESSAGE_DIAGNOSTICS]
+            lines = "\n".join(f"  {d.render()}" for d in shown)
+            more = len(self.diagnostics) - len(shown)
+            if more:
+                lines += f"\n  … and {more:,} more (every one is in .diagnostics; `d2 lint` lists them all)"
             message = f"{message}\n{lines}"
         super().__init__(message)
 
@@ -188,6 +197,8 @@ class ContextLeakWarning(ResourceWarning):
 
 
 def _as_reason(value: Reason | str) -> Reason | str:
+    if value.__class__ is Reason:  # the engine passes members: skip the enum lookup on the refusal path
+        return value
     try:
         return Reason(value)
     except ValueError:

@@ -58,7 +58,17 @@ class UserContext:
 class RequestLog:
     """Mutable state of one request, shared by all its tasks and threads (mutations under ``lock``)."""
 
-    __slots__ = ("calls", "facts", "history", "last_tool", "lock", "origins", "progress", "request_id", "shared")
+    __slots__ = (
+        "calls",
+        "facts",
+        "history",
+        "last_tool",
+        "lock",
+        "origins",
+        "progress",
+        "request_id",
+        "shared",
+    )
 
     def __init__(self) -> None:
         self.request_id = os.urandom(12).hex()
@@ -70,7 +80,7 @@ class RequestLog:
         self.progress: dict[int, int] = {}
         self.last_tool: str | None = None
         self.lock = threading.Lock()
-        # Where values came from (d2._core.origins): the user's request values and provenance, made on first use.
+        # Where values came from (d2._core.origins): request values and provenance, made on first use.
         self.origins: Any = None
         # A d2._core.session.SharedSession when this log mirrors a session other processes share.
         self.shared: Any = None

@@ -56,12 +56,21 @@ def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: Args
     to the result.
     """
     access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
-    if access.open and not state.restrictions and policy.sequence is None and policy.flow is None:
-        # The common case, kept short: a plain grant, nothing request-dependent to check.
+    if access.open and not state.restrictions and policy.flow is None:
         log = state.log
         if log.shared is None:  # a shared session records every call in its backend (below)
-            log.history.append(tool)
-            log.last_tool = tool
+            seq = policy.sequence
+            if seq is None:
+                # The common case, kept short: a plain grant, nothing request-dependent to check.
+                log.history.append(tool)
+                log.calls += 1
+                log.last_tool = tool
+                return ()
+            # A plain grant under sequence rules: check and record them in one pass.
+            with log.lock:
+                violation = seq.step(log, tool, state.user.roles)
+            if violation is not None:
+                deny_for_violation(violation, tool, state)
             return ()
     if access.deny is not None:
         deny(
@@ -143,6 +152,7 @@ def _sequence_flow_record(policy: CompiledPolicy, state: RequestState, tool: str
     seq, flow = policy.sequence, policy.flow
     if seq is None and flow is None:
         log.history.append(tool)
+        log.calls += 1
         log.last_tool = tool
         return
     with log.lock:
@@ -155,6 +165,7 @@ def _sequence_flow_record(policy: CompiledPolicy, state: RequestState, tool: str
             if violation is not None:
                 deny_for_violation(violation, tool, state)
         log.history.append(tool)
+        log.calls += 1
         if seq is not None:
             seq.record(log, tool)
         if flow is not None:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from d2._base.diagnostics import Diagnostic
+from d2._base.gcpause import paused_gc
 from d2._core.model import CompiledPolicy, ExplicitDeny, Grant
 from d2._lang.compile_context import CompileContext
 from d2._lang.schema import schema_diagnostics
@@ -45,6 +46,11 @@ SectionCompiler = Callable[[Any, JsonPath, CompileContext], Any]
 
 def compile_policy(doc: SourceDoc) -> CompileResult:
     """Check ``doc`` completely and build its CompiledPolicy; every problem is reported, none hidden."""
+    with paused_gc():
+        return _compile(doc)
+
+
+def _compile(doc: SourceDoc) -> CompileResult:
     ctx = CompileContext(doc)
     ctx.diagnostics.extend(schema_diagnostics(doc))
     data = doc.data if isinstance(doc.data, dict) else {}

@@ -16,6 +16,7 @@ from d2._base.diagnostics import Location
 from d2._core.model import Violation
 from d2._lang.constraint import compile_constraint, report
 from d2._lang.each import item_failure, list_hint
+from d2._lang.inspection import Opaque, snapshot
 from d2._lang.operators import Constraint
 from d2.exceptions import Reason
 
@@ -24,9 +25,12 @@ if TYPE_CHECKING:
     from d2._lang.compile_context import CompileContext
     from d2._lang.source import JsonPath
 
-__all__ = ["InputConditions", "compile_input_conditions"]
+__all__ = ["CHECKED", "InputConditions", "compile_input_conditions"]
 
 _MISSING: Any = object()
+_EXACT = frozenset({str, int, float, bool, type(None)})
+# Set (as a key of the bound-arguments dict) when a checked value was replaced by its snapshot.
+CHECKED: Any = type("Checked", (), {"__repr__": lambda self: "<checked>"})()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +53,32 @@ class InputConditions:
         return f"<InputConditions {sorted(self.params)} at {self.location}>"
 
     def check(self, args: Mapping[str, Any], state: RequestState) -> Violation | None:
-        """Return the first failed condition (parameter, operator, rule location), or None."""
+        """Return the first failed condition (parameter, operator, rule location), or None.
+
+        A value that is not a plain ``str``/``int``/``float``/``bool``/``None`` is checked as its
+        :func:`snapshot` (exact built-in types, containers copied); when ``args`` is the guard's dict
+        of bound arguments, the snapshot replaces the value there and :data:`CHECKED` is set, so the
+        tool receives exactly what was checked.
+        """
         for name, passes, param in self._fields:
             value = args.get(name, _MISSING)
             if value is _MISSING:
                 if param.constraint.required:
                     return self._missing(param)
-            elif not passes(value, state):
-                return _failure(param, value, state)
+                continue
+            if value.__class__ not in _EXACT:
+                try:
+                    value = _take_snapshot(args, name, value)
+                    ok = passes(value, state)
+                except Opaque as exc:
+                    return _opaque(param, self.location, exc)
+            else:
+                ok = passes(value, state)
+            if not ok:
+                try:
+                    return _failure(param, value, state)
+                except Opaque as exc:
+                    return _opaque(param, self.location, exc)
         return None
 
     def _missing(self, param: _Param) -> Violation:
@@ -69,15 +91,28 @@ class InputConditions:
         )
 
 
+def _take_snapshot(args: Mapping[str, Any], name: str, value: Any) -> Any:
+    copy = snapshot(value)
+    if copy is not value and isinstance(args, dict):
+        args[name] = copy
+        args[CHECKED] = True
+    return copy
+
+
+def _opaque(param: _Param, where: Location, exc: Opaque) -> Violation:
+    return Violation(
+        Reason.INPUT_VALIDATION, param.name, "inspect", where, f"parameter '{param.name}' {exc.message}"
+    )
+
+
 def _failure(param: _Param, value: Any, state: Any) -> Violation:
     """Name the operator a value failed (the fused predicate only says that one did)."""
     check = param.constraint.first_failure(value, state)
     assert check is not None
     item, check, failed = item_failure(check, value, state)
     message = f"parameter '{param.name}'{' item ' + item if item else ''} failed '{check.op}': {check.expect}"
-    return Violation(
-        Reason.INPUT_VALIDATION, param.name, check.op, check.location, message + list_hint(check, failed), value
-    )
+    message += list_hint(check, failed)
+    return Violation(Reason.INPUT_VALIDATION, param.name, check.op, check.location, message, value)
 
 
 def compile_input_conditions(node: Any, path: JsonPath, ctx: CompileContext) -> InputConditions | None:

@@ -59,7 +59,7 @@ def compile_constraint(
         spec = OPERATORS.get(op)
         if spec is None:
             if op in EXTRA_OPERATORS:  # each, in_request, not_from (d2._lang.extra_ops)
-                extra = compile_extra(op, raw, (*path, op), ctx)
+                extra = compile_extra(op, raw, (*path, op), ctx, compile_constraint, report)
                 if extra is None:
                     ok = False
                 else:

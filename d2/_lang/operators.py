@@ -8,6 +8,7 @@ which is why every test already receives the request state.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 
 from d2._base.diagnostics import Location
 from d2._lang.attrs import attr_test, parse_attr_ref
+from d2._lang.negatives import ANY, CONTAINERS, kinds_of, negative
 from d2._lang.operand_error import OperandError
 from d2._lang.regex import RegexError, compile_regex
 from d2._lang.values import byte_size, is_number, same, texts
@@ -155,11 +157,16 @@ def _numeric(compare: Callable[[Any, Any], bool]) -> Callable[[Any], Test]:
 # -- membership and equality --------------------------------------------------------------------
 
 _SCALAR = (str, int, float, bool, type(None))
+_PLAIN_MEMBERS = frozenset({str, int, float, type(None)})
+# An 80-character message shows at most this many members (each takes 3+ characters).
+_SHOWN_MEMBERS = 40
 
 
 def _prepare_members(raw: Any) -> tuple[frozenset[Any], frozenset[Any]]:
     if not isinstance(raw, list):
         raise OperandError(f"expected a list of values, got {show(raw)}", "write e.g. [sales, marketing]")
+    if set(map(type, raw)) <= _PLAIN_MEMBERS:  # the usual list: one pass in C, no booleans to split off
+        return frozenset(raw), frozenset()
     if not all(isinstance(x, _SCALAR) for x in raw):
         raise OperandError("the list may hold only strings, numbers, booleans and null")
     return (
@@ -297,18 +304,32 @@ def _ident(raw: Any) -> Any:
     return raw
 
 
-def _negate(test: Test) -> Test:
-    return lambda v, s: not test(v, s)
+def _same_type(kinds: frozenset[str]) -> str:
+    """Say which types a negative operator accepts (any other value is refused, not compared)."""
+    if kinds == ANY:
+        return ""
+    return " (and be a " + " or ".join("string" if k == "str" else k for k in sorted(kinds)) + ")"
 
 
 def _expect_members(m: tuple[frozenset[Any], frozenset[Any]]) -> str:
-    return show(sorted((*m[0], *m[1]), key=repr), 80)
+    values: list[Any] = [*m[0], *m[1]]
+    if len(values) > _SHOWN_MEMBERS:
+        # Only the first members in sorted order fit in the message: sort and render those alone
+        # (the same text as rendering all of them and cutting it), so a long list compiles linearly.
+        # Distinct scalars have distinct reprs, so the reprs can stand for the values.
+        by_repr = dict(zip(map(repr, values), values, strict=True))
+        values = [by_repr[text] for text in heapq.nsmallest(_SHOWN_MEMBERS, by_repr)]
+    return show(sorted(values, key=repr), 80)
 
 
 OPERATORS: dict[str, _Spec] = {
     "type": _Spec(type_names, _build_type, lambda t: "must be of type " + " or ".join(t)),
     "eq": _Spec(_ident, _build_eq, lambda o: f"must equal {show(o)}"),
-    "ne": _Spec(_ident, lambda o: _negate(_build_eq(o)), lambda o: f"must not equal {show(o)}"),
+    "ne": _Spec(
+        _ident,
+        lambda o: negative(_build_eq(o), ANY if o is None else kinds_of([o])),
+        lambda o: f"must not equal {show(o)}" + _same_type(kinds_of([o]) if o is not None else ANY),
+    ),
     "min": _Spec(_prepare_number, _numeric(lambda v, b: v >= b), lambda b: f"must be a number >= {b}"),
     "max": _Spec(_prepare_number, _numeric(lambda v, b: v <= b), lambda b: f"must be a number <= {b}"),
     "gt": _Spec(_prepare_number, _numeric(lambda v, b: v > b), lambda b: f"must be a number > {b}"),
@@ -316,8 +337,8 @@ OPERATORS: dict[str, _Spec] = {
     "in": _Spec(_prepare_in, _build_in, lambda m: f"must be one of {_expect_members(m)}"),
     "not_in": _Spec(
         _prepare_members,
-        lambda m: _negate(_build_in(m)),
-        lambda m: f"must not be one of {_expect_members(m)}",
+        lambda m: negative(_build_in(m), kinds_of([*m[0], *m[1]]) or ANY),
+        lambda m: f"must not be one of {_expect_members(m)}" + _same_type(kinds_of([*m[0], *m[1]]) or ANY),
     ),
     "minLength": _Spec(_prepare_count, _build_min_length, lambda n: f"must have length >= {n}"),
     "maxLength": _Spec(_prepare_count, _build_max_length, lambda n: f"must have length <= {n}"),
@@ -336,8 +357,8 @@ OPERATORS: dict[str, _Spec] = {
     ),
     "not_contains": _Spec(
         _prepare_scalar,
-        lambda o: _negate(lambda v, _s: _contains(v, o)),
-        lambda o: f"must not contain {show(o)}",
+        lambda o: negative(lambda v, _s: _contains(v, o), CONTAINERS),
+        lambda o: f"must be a string, list or mapping that does not contain {show(o)}",
     ),
     "startsWith": _Spec(
         _prepare_string,

@@ -127,13 +127,14 @@ class OutputRulesImpl:
 
     @staticmethod
     def _check_size(value: Any, limit: int, where: Location) -> None:
-        size = byte_size(value, limit)
+        size = byte_size(value, limit)  # limit + 1 when counting stopped early
         if size > limit:
+            shown = f"is {size} bytes, over" if size > limit + 1 else "is over"
             raise Stop(
                 Reason.OUTPUT_SANITIZATION,
                 "max_bytes",
                 where,
-                f"is {size} bytes, over max_bytes {limit}" if size > limit + 1 else f"is over max_bytes {limit}",
+                f"{shown} max_bytes {limit}",
                 value,
             )
 

@@ -14,11 +14,13 @@ Python-level ``fullmatch`` costs ~3 µs). ``re2`` is imported on first compile, 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from d2._base.log import logger
 from d2._lang.regex_simple import SHORT_TEXT, simple_fullmatch
 
 __all__ = ["MAX_SUBSTITUTIONS", "Regex", "RegexError", "compile_regex"]
@@ -49,26 +51,94 @@ class Regex:
     sub: Callable[[str, str], str]
 
 
-def compile_regex(pattern: str) -> Regex:
-    """Compile ``pattern`` with RE2; raise RegexError saying why it was refused and how to rewrite it."""
+def compile_regex(pattern: str, *, public: bool | None = None) -> Regex:
+    """Compile ``pattern`` with RE2; raise RegexError saying why it was refused and how to rewrite it.
+
+    ``public`` forces (True) or forbids (False) the binding's public API; by default the fast path is
+    used when :func:`fast_path_ok` says it agrees with the public API.
+    """
     if not _META.intersection(pattern):
         return _literal(pattern)
     import re2
 
-    options = re2.Options()
-    options.never_capture = True
-    options.log_errors = False
     try:
-        compiled = re2.compile(pattern, options)
+        compiled = re2.compile(pattern, _options(re2))
     except re2.error as exc:
         raise _explain(pattern, exc) from None
-    match = compiled._regexp.Match
-    anchor = re2._Anchor
-    full = _re2_test(match, anchor.ANCHOR_BOTH)
+    if public is None:
+        public = not fast_path_ok()
+    match, search, both = _public_matcher(compiled) if public else _private_matcher(re2, compiled)
+    full = _re2_test(match, both)
     fast = simple_fullmatch(pattern)
     if fast is not None:
         full = _short_first(fast, full)
-    return Regex(pattern, full, _re2_test(match, anchor.UNANCHORED), _re2_sub(match, anchor.UNANCHORED))
+    return Regex(pattern, full, _re2_test(match, search), _re2_sub(match, search))
+
+
+# google-re2's Python wrapper spends ~3 µs a call mapping str offsets; d2 calls the matcher below it
+# (``_regexp.Match`` with ``_Anchor``) on UTF-8 bytes. Those names are private, so the dependency is
+# pinned to the 1.1 series, and the first compile checks that the fast path answers exactly as the
+# public API does (``search``/``fullmatch`` on bytes); if not, or with D2_RE2_PUBLIC=1, d2 uses the
+# public API throughout. tests/runtime/hardening/test_regex_contract.py holds the two to each other.
+_FAST_OK: bool | None = None
+_PROBES = (
+    (r"b+c", "abbcd"), (r"é+c", "xééc ééc"), (r"^a|b$", "ab"), (r"(?i)x\d", "zX9"), (r"q\z", "aq"),
+    (r"[^\x00-\x7f]", "abc"), (r"x*", "yy"),
+)  # fmt: skip
+_SEARCH: Any = object()
+_BOTH: Any = object()
+
+
+def fast_path_ok() -> bool:
+    """True when RE2's private matcher is present and agrees with the public API on the probes."""
+    global _FAST_OK
+    if _FAST_OK is None:
+        _FAST_OK = _self_check()
+    return _FAST_OK
+
+
+def _self_check() -> bool:
+    if os.environ.get("D2_RE2_PUBLIC", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    import re2
+
+    try:
+        for pattern, text in _PROBES:
+            compiled = re2.compile(pattern, _options(re2))
+            fast, f_search, f_both = _private_matcher(re2, compiled)
+            slow, s_search, s_both = _public_matcher(compiled)
+            data = text.encode("utf-8")
+            for pos in range(len(data) + 1):
+                for f_anchor, s_anchor in ((f_search, s_search), (f_both, s_both)):
+                    end = len(data)
+                    if tuple(fast(f_anchor, data, pos, end)[0]) != slow(s_anchor, data, pos, end)[0]:
+                        raise AssertionError(f"fast path disagrees on {pattern!r}")
+    except Exception as exc:  # any surprise means: do not trust the private names
+        logger().warning("d2: google-re2's fast path is unavailable (%s); using its public API", exc)
+        return False
+    return True
+
+
+def _options(re2: Any) -> Any:
+    options = re2.Options()
+    options.never_capture = True
+    options.log_errors = False
+    return options
+
+
+def _private_matcher(re2: Any, compiled: Any) -> tuple[Callable[..., Any], Any, Any]:
+    return compiled._regexp.Match, re2._Anchor.UNANCHORED, re2._Anchor.ANCHOR_BOTH
+
+
+def _public_matcher(compiled: Any) -> tuple[Callable[..., Any], Any, Any]:
+    """The same contract as the private matcher, from ``search``/``fullmatch`` on bytes."""
+    search, fullmatch = compiled.search, compiled.fullmatch
+
+    def match(anchor: Any, data: bytes, pos: int, end: int) -> tuple[tuple[int, int]]:
+        found = (fullmatch if anchor is _BOTH else search)(data, pos, end)
+        return ((found.start(), found.end()),) if found is not None else ((-1, -1),)
+
+    return match, _SEARCH, _BOTH
 
 
 def _literal(text: str) -> Regex:

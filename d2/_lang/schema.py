@@ -49,11 +49,18 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @cache
+def inlined_schema(name: str) -> dict[str, Any]:
+    """The schema with every ``$ref`` inlined: what both validators run (several times faster)."""
+    schema: dict[str, Any] = _inline(load_schema(name), name, load_schema(name))
+    return schema
+
+
+@cache
 def _validator(name: str) -> Any:
-    """A validator over the schema with every ``$ref`` inlined (several times faster on big policies)."""
+    """The explaining validator (jsonschema): its errors become diagnostics."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(_inline(load_schema(name), name, load_schema(name)))
+    return Draft202012Validator(inlined_schema(name))
 
 
 def _resolve(ref: str, base_name: str, base: dict[str, Any]) -> tuple[Any, str, dict[str, Any]]:
@@ -104,7 +111,15 @@ def _discriminate(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def schema_diagnostics(doc: SourceDoc, schema_name: str = "policy.schema.json") -> list[Diagnostic]:
-    """Validate ``doc`` against a bundled schema; return every problem, most specific first per place."""
+    """Validate ``doc`` against a bundled schema; return every problem, most specific first per place.
+
+    A compiled validator answers first; only a document it does not accept (or cannot read) is run
+    through jsonschema, whose errors explain what is wrong. Both run the same inlined schema.
+    """
+    from d2._lang.fastschema import fast_accepts
+
+    if fast_accepts(schema_name, doc.data, inlined_schema):
+        return []
     validator = _validator(schema_name)
     out: list[Diagnostic] = []
     seen: set[tuple[JsonPath, str]] = set()

@@ -14,8 +14,10 @@ to the request, so every rule advances on every allowed call, whoever made it.
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from d2._base.diagnostics import Location
@@ -27,12 +29,36 @@ if TYPE_CHECKING:
 
 __all__ = ["RoleRules", "SeqRule", "SequenceProgram", "Workflow"]
 
-# RequestLog.progress maps rule index -> matched prefix length, plus one stamp under a negative key:
-# which program the progress belongs to and how long the history was when it last recorded. A
-# mismatch means some call bypassed this program (a policy reload, another policy instance, a new
-# request) and the progress is rebuilt from the history once.
+# RequestLog.progress maps a rule's *content key* -> matched prefix length, plus one stamp under a
+# negative key: which program recorded last and how many calls the request had made then. Keys come
+# from the rule's kind and steps, shared by every program holding the same rule, so a re-install
+# (reload, bundle renewal, key rotation) keeps a started pattern. On a stamp mismatch only the rules
+# the last program did not keep current are rebuilt from the history; when that history is truncated
+# a deny rule's progress cannot be known, and it is taken as complete (its last step is refused).
 _MARK = -1
+_SPAN = 1 << 32  # stamp = calls * _SPAN + serial
 _SERIALS = itertools.count(1)
+_KEYS: dict[tuple[str, tuple[frozenset[str], ...]], int] = {}
+_KEYS_LOCK = threading.Lock()
+_PROGRAMS: weakref.WeakValueDictionary[int, SequenceProgram] = weakref.WeakValueDictionary()
+
+
+def content_key(kind: str, steps: tuple[frozenset[str], ...]) -> int:
+    """A small positive int naming a rule's content, the same for every program that holds it."""
+    key = _KEYS.get((kind, steps))
+    if key is None:
+        with _KEYS_LOCK:
+            key = _KEYS.setdefault((kind, steps), len(_KEYS) + 1)
+    return key
+
+
+def _calls(log: RequestLog) -> int:
+    """Calls the request has made (the history keeps only the latest ``HISTORY_LIMIT``)."""
+    n = len(log.history)
+    calls = log.calls
+    return calls if calls > n else n
+
+
 _VIEW_CACHE_LIMIT = 4096
 _NAMES_SHOWN = 6
 # A refusal names the calls that matched; it looks this far back, so a refusal stays cheap.
@@ -51,6 +77,10 @@ class SeqRule:
     location: Location
     roles: frozenset[str]
     last: int  # index of the final step
+    key: int = field(init=False, default=0, compare=False)  # see content_key
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", content_key(self.kind, self.steps))
 
     @property
     def pattern(self) -> str:
@@ -113,7 +143,17 @@ class _View:
 class SequenceProgram:
     """All sequence rules of a policy, ready for :func:`d2._engine.decide.authorize` (check, then record)."""
 
-    __slots__ = ("_stamp", "_views", "advance", "bound_rules", "role_rules", "rules", "serial", "workflows")
+    __slots__ = (
+        "__weakref__",
+        "_views",
+        "advance",
+        "bound_rules",
+        "keys",
+        "role_rules",
+        "rules",
+        "serial",
+        "workflows",
+    )
 
     def __init__(
         self,
@@ -124,26 +164,28 @@ class SequenceProgram:
         self.rules = rules
         self.role_rules = dict(role_rules)
         self.workflows = dict(workflows)
-        self.serial = next(_SERIALS)
-        self._stamp = self.serial << 32
+        self.serial = next(_SERIALS) % _SPAN
         used = {i for rr in self.role_rules.values() for i in (*rr.denies, *rr.allows)}
         # Only rules that bind some role need progress; the rest never decide anything.
         self.bound_rules = tuple(r for r in rules if r.index in used)
-        self.advance = _index(self.bound_rules, lambda rule: rule.steps[: rule.last])
+        self.keys = frozenset(r.key for r in self.bound_rules)
+        # One rule per content key: rules with the same steps share (and must advance once) one progress.
+        self.advance = _index(_distinct(self.bound_rules), lambda rule: rule.steps[: rule.last])
         self._views: dict[frozenset[str], _View] = {}
+        _PROGRAMS[self.serial] = self
 
     # -- the two calls the engine makes, under the request's lock --------------------------------
 
     def check(self, log: RequestLog, tool: str, roles: frozenset[str]) -> Violation | None:
         """Refuse ``tool`` when it completes a forbidden pattern or leaves a deny-mode workflow."""
         progress = log.progress
-        if progress.get(_MARK) != self._stamp + len(log.history):
+        if progress.get(_MARK) != _calls(log) * _SPAN + self.serial:
             self.sync(log)
         view = self._views.get(roles) or self._view(roles)
         denies = view.deny_last.get(tool)
         if denies is not None:
             for rule in denies:
-                if progress.get(rule.index, 0) == rule.last:
+                if progress.get(rule.key, 0) == rule.last:
                     violation = self._decide(view, denies, log, tool, roles)
                     if violation is not None:
                         return violation
@@ -159,36 +201,71 @@ class SequenceProgram:
         """Advance every rule that mentions ``tool`` (the engine appended it to the history already)."""
         progress = log.progress
         mark = progress.get(_MARK)
-        if mark is None or mark >> 32 != self.serial:
+        if mark is None or mark % _SPAN != self.serial:
             self.sync(log)
             return
         for rule in self.advance.get(tool, ()):
-            k = progress.get(rule.index, 0)
+            k = progress.get(rule.key, 0)
             if k < rule.last and tool in rule.steps[k]:
-                progress[rule.index] = k + 1
-        progress[_MARK] = self._stamp + len(log.history)
+                progress[rule.key] = k + 1
+        progress[_MARK] = _calls(log) * _SPAN + self.serial
+
+    def step(self, log: RequestLog, tool: str, roles: frozenset[str]) -> Violation | None:
+        """``check``; when allowed, append the call to the history and ``record`` it: one pass.
+
+        The engine's path when sequence rules are the only request-dependent check (the caller holds
+        the request's lock). A call that completes no deny pattern of these roles, in a role without
+        a workflow, needs no verdict: only its progress moves.
+        """
+        progress = log.progress
+        history = log.history
+        n, calls = len(history), log.calls
+        if progress.get(_MARK) != (calls if calls > n else n) * _SPAN + self.serial:
+            self.sync(log)
+        view = self._views.get(roles) or self._view(roles)
+        if tool in view.deny_last or view.workflows:
+            violation = self.check(log, tool, roles)
+            if violation is not None:
+                return violation
+        history.append(tool)
+        log.calls += 1
+        for rule in self.advance.get(tool, ()):
+            k = progress.get(rule.key, 0)
+            if k < rule.last and tool in rule.steps[k]:
+                progress[rule.key] = k + 1
+        n, calls = len(history), log.calls
+        progress[_MARK] = (calls if calls > n else n) * _SPAN + self.serial
+        log.last_tool = tool
+        return None
 
     # -- progress ---------------------------------------------------------------------------------
 
     def sync(self, log: RequestLog) -> None:
-        """Rebuild the progress from the request's history (first call, reload, foreign calls)."""
+        """Bring the progress up to date after calls this program did not record (first call, reload,
+        foreign calls): keep what the last recording program kept current, rebuild the rest."""
         progress = log.progress
+        calls = _calls(log)
+        mark = progress.get(_MARK)
+        current: frozenset[int] = frozenset()
+        if mark is not None and mark // _SPAN == calls:  # no call was missed since that program recorded
+            previous = _PROGRAMS.get(mark % _SPAN)
+            if previous is not None:
+                current = previous.keys & self.keys
+        kept = {k: v for k, v in progress.items() if k in current}
         progress.clear()
-        advance = self.advance
-        for tool in log.history:
-            for rule in advance.get(tool, ()):
-                k = progress.get(rule.index, 0)
-                if k < rule.last and tool in rule.steps[k]:
-                    progress[rule.index] = k + 1
-        progress[_MARK] = self._stamp + len(log.history)
+        progress.update(kept)
+        stale = [r for r in self.bound_rules if r.key not in current]
+        if stale:
+            _rebuild(progress, stale, log.history, truncated=calls > len(log.history))
+        progress[_MARK] = calls * _SPAN + self.serial
 
     def completed_by(self, log: RequestLog, tool: str) -> tuple[SeqRule, ...]:
         """Every binding rule (of any role) that ``tool`` would complete now; for explanations and tests."""
         progress = log.progress
-        if progress.get(_MARK) != self._stamp + len(log.history):
+        if progress.get(_MARK) != _calls(log) * _SPAN + self.serial:
             self.sync(log)
         return tuple(
-            r for r in self.bound_rules if tool in r.steps[r.last] and progress.get(r.index, 0) == r.last
+            r for r in self.bound_rules if tool in r.steps[r.last] and progress.get(r.key, 0) == r.last
         )
 
     # -- decisions --------------------------------------------------------------------------------
@@ -204,7 +281,7 @@ class SequenceProgram:
         covered: frozenset[str] | None = None
         worst: tuple[SeqRule, frozenset[str]] | None = None
         for rule in denies:
-            if progress.get(rule.index, 0) != rule.last or (worst is not None and rule.last <= worst[0].last):
+            if progress.get(rule.key, 0) != rule.last or (worst is not None and rule.last <= worst[0].last):
                 continue
             bound = rule.roles & roles
             refusing = bound & view.strict_roles
@@ -234,6 +311,33 @@ class SequenceProgram:
         return view
 
 
+def _rebuild(
+    progress: dict[int, int], rules: list[SeqRule], history: Iterable[str], *, truncated: bool
+) -> None:
+    """Replay the history for ``rules``; with a truncated history a deny rule is taken as started.
+
+    Progress read from the retained calls is a lower bound: for an allow rule (which only ever
+    overrides a refusal) that is the safe side; for a deny rule it is not, so the rule is put at its
+    last step and the call that would complete it is refused.
+    """
+    advance = _index(_distinct(rules), lambda rule: rule.steps[: rule.last])
+    for rule in rules:
+        progress.pop(rule.key, None)
+    for tool in history:
+        for rule in advance.get(tool, ()):
+            k = progress.get(rule.key, 0)
+            if k < rule.last and tool in rule.steps[k]:
+                progress[rule.key] = k + 1
+    if truncated:
+        for rule in rules:
+            if rule.kind == "deny":
+                progress[rule.key] = rule.last
+
+
+def _distinct(rules: Iterable[SeqRule]) -> list[SeqRule]:
+    return list({rule.key: rule for rule in rules}.values())
+
+
 def _index(
     rules: Iterable[SeqRule], steps_of: Callable[[SeqRule], tuple[frozenset[str], ...]]
 ) -> dict[str, tuple[SeqRule, ...]]:
@@ -253,7 +357,7 @@ def _covered(view: _View, progress: Mapping[int, int], tool: str) -> frozenset[s
     """Roles that hold an allow pattern this call completes (each overrides only its own roles' denies)."""
     roles: set[str] = set()
     for rule in view.allow_last.get(tool, ()):
-        if progress.get(rule.index, 0) == rule.last:
+        if progress.get(rule.key, 0) == rule.last:
             roles |= rule.roles
     return frozenset(roles)
 

@@ -82,16 +82,20 @@ def parse_policy_text(text: str, file: str = "<policy>") -> SourceDoc:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from d2._base.gcpause import paused_gc
+    from d2._lang.yaml_tree import TreeLimitError, compose, convert
+
     yaml = YAML(typ="safe")
     try:
-        node = yaml.compose(text)
-    except YAMLError:
-        # libyaml follows YAML 1.1 syntax and rejects e.g. `[db:read, web:post]`, which YAML 1.2 (and
-        # ruamel's own parser) accept; ruamel's parser is the reference, and reports the real errors.
-        yaml = YAML(typ="safe", pure=True)
-        node = None
-    try:
-        node = yaml.compose(text) if node is None else node
+        with paused_gc():
+            try:
+                node = compose(yaml, text)
+            except YAMLError:
+                # libyaml follows YAML 1.1 syntax and rejects e.g. `[db:read, web:post]`, which YAML 1.2
+                # (and ruamel's own parser) accept; ruamel's parser is the reference, and reports errors.
+                yaml = YAML(typ="safe", pure=True)
+                node = compose(yaml, text)
+            tree = convert(node, len(text), yaml.constructor, file)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -99,100 +103,17 @@ def parse_policy_text(text: str, file: str = "<policy>") -> SourceDoc:
         raise _syntax_error(file, line, col, f"syntax error: {problem}") from None
     except YAMLError as exc:
         raise _syntax_error(file, 1, 1, f"syntax error: {exc}") from None
-    converter = _Converter(yaml.constructor, file)
-    data = converter.convert(node, ()) if node is not None else None
-    if converter.problems:
-        raise ConfigurationError(f"invalid policy file {file}", diagnostics=converter.problems)
-    return SourceDoc(
-        file=file, data=data, text=text, value_pos=converter.value_pos, key_pos=converter.key_pos
-    )
+    except TreeLimitError as exc:
+        diag = Diagnostic("D2E001", exc.message, Severity.ERROR, file, exc.line, exc.col, (), exc.hint)
+        raise ConfigurationError(f"invalid policy file {file}", diagnostics=[diag]) from None
+    if tree.problems:
+        raise ConfigurationError(f"invalid policy file {file}", diagnostics=tree.problems)
+    return SourceDoc(file=file, data=tree.data, text=text, value_pos=tree.value_pos, key_pos=tree.key_pos)
 
 
 def _syntax_error(file: str, line: int, col: int, message: str) -> ConfigurationError:
     diag = Diagnostic("D2E001", message, Severity.ERROR, file, line, col)
     return ConfigurationError(f"invalid policy file {file}", diagnostics=[diag])
-
-
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_MERGE = "tag:yaml.org,2002:merge"
-
-
-class _Converter:
-    """Turn composed YAML nodes into plain data, recording 1-based positions and duplicate keys."""
-
-    def __init__(self, constructor: Any, file: str) -> None:
-        self.constructor = constructor
-        self.file = file
-        self.value_pos: dict[JsonPath, _Pos] = {(): (1, 1)}
-        self.key_pos: dict[JsonPath, _Pos] = {}
-        self.problems: list[Diagnostic] = []
-
-    def convert(self, node: Any, path: JsonPath) -> Any:
-        from ruamel.yaml.nodes import MappingNode, SequenceNode
-
-        self.value_pos[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
-
-    def _scalar(self, node: Any) -> Any:
-        if node.tag == _TIMESTAMP:
-            # Timestamps stay strings: the schema and the expiry parser decide what is valid.
-            return str(node.value)
-        from ruamel.yaml.constructor import ConstructorError
-
-        try:
-            value = self.constructor.construct_object(node, deep=True)
-        except ConstructorError:
-            return str(node.value)  # an unusual YAML 1.1 tag (e.g. `=`): keep the text
-        return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
-
-    def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
-        from ruamel.yaml.nodes import ScalarNode
-
-        out: dict[str, Any] = {}
-        merged: set[str] = set()
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                self._merge(self.convert(value_node, path), out, merged)
-                continue
-            key = str(self._scalar(key_node)) if isinstance(key_node, ScalarNode) else "<complex key>"
-            child = (*path, key)
-            line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            if key in out and key not in merged:
-                self._duplicate(key, child, line, col)
-                continue
-            merged.discard(key)
-            self.key_pos[child] = (line, col)
-            out[key] = self.convert(value_node, child)
-        return out
-
-    @staticmethod
-    def _merge(source: Any, out: dict[str, Any], merged: set[str]) -> None:
-        """Apply a YAML merge key (``<<: *anchor``): explicit keys win, merged ones fill in."""
-        for item in source if isinstance(source, list) else [source]:
-            if isinstance(item, dict):
-                for k, v in item.items():
-                    if k not in out:
-                        out[k] = v
-                        merged.add(k)
-
-    def _duplicate(self, key: str, path: JsonPath, line: int, col: int) -> None:
-        first = self.key_pos.get(path, (line, col))
-        self.problems.append(
-            Diagnostic(
-                "D2E001",
-                f"duplicate key '{key}' (first at line {first[0]}); a later value would silently win",
-                Severity.ERROR,
-                self.file,
-                line,
-                col,
-                path,
-                "remove one of them",
-            )
-        )
 
 
 def max_bytes_from_env() -> int:

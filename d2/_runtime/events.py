@@ -1,39 +1,30 @@
 """Decision events: one small record per decision, delivered to sinks off the calling thread.
 
-The guard only appends to a bounded queue when at least one sink is registered (with none, the cost
-is one truthiness test). A daemon thread delivers to sinks, so a slow sink cannot block a guarded
-call and a raising sink cannot raise into one; when the queue is full the oldest event is dropped
-and counted.
+With no sink registered the guard pays one truthiness test. With sinks, a call appends one tuple to
+a bounded ring (a ``deque`` with ``maxlen``: lock-free, it never blocks) and the consumer thread turns
+records into :class:`DecisionEvent` objects and hands them to the sinks, so a slow sink cannot block
+a guarded call and a raising sink cannot raise into one. When the ring is full the oldest record is
+overwritten; every record carries a sequence number, so each one lost is counted
+(:func:`dropped_events`), never lost silently.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
 
 from d2._base.log import logger
+from d2._runtime.event_model import DecisionEvent
 
 __all__ = ["DecisionEvent", "EventSink", "add_decision_sink", "flush_events", "remove_decision_sink"]
 
 QUEUE_LIMIT = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionEvent:
-    """What was decided, for whom, why, where in the policy, and how long the check took."""
-
-    tool_id: str
-    user_id: str | None
-    roles: tuple[str, ...]
-    allowed: bool
-    reason: str | None
-    location: str | None
-    latency_us: float
-    policy_version: str | None
-    request_id: str | None
-    timestamp: float
 
 
 EventSink = Callable[[DecisionEvent], object]
@@ -42,25 +33,36 @@ EventSink = Callable[[DecisionEvent], object]
 SINKS: list[EventSink] = []
 
 
+# A record: (seq, tool, state, allowed, reason, location, started, ended, policy). Built on the
+# calling thread from values it already holds; everything else is derived by the consumer.
+_Record = tuple[int, str, Any, bool, "str | None", "str | None", float, float, Any]
+
+_IDLE_WAIT = 0.5  # the consumer's fallback poll; a record normally wakes it at once
+_BATCH_PAUSE = 0.002
+
+
 class _Dispatcher:
     def __init__(self) -> None:
-        self.queue: deque[DecisionEvent] = deque()
+        self.ring: deque[_Record] = deque(maxlen=QUEUE_LIMIT)
+        self.seq = itertools.count()
+        self.expected = 0  # every sequence number below this one is delivered or counted as dropped
         self.dropped = 0
+        self.waiting = False
+        self.busy = False
+        self.wake = threading.Event()
         self.cond = threading.Condition()
         self.thread: threading.Thread | None = None
-        self.busy = False
 
-    def put(self, event: DecisionEvent) -> None:
-        with self.cond:
-            if len(self.queue) >= QUEUE_LIMIT:
-                self.queue.popleft()
-                self.dropped += 1
-            self.queue.append(event)
-            self.cond.notify()
-        if self.thread is None or not self.thread.is_alive():
-            self._start()
+    def allocated(self) -> int:
+        """How many sequence numbers were handed out (read without taking one)."""
+        return int(repr(self.seq)[6:-1])
 
-    def _start(self) -> None:
+    def resize(self) -> None:
+        """Follow ``QUEUE_LIMIT`` (read when a sink is added)."""
+        if self.ring.maxlen != QUEUE_LIMIT:
+            self.ring = deque(self.ring, maxlen=QUEUE_LIMIT)
+
+    def ensure_thread(self) -> None:
         with self.cond:
             if self.thread is not None and self.thread.is_alive():
                 return
@@ -68,38 +70,114 @@ class _Dispatcher:
             self.thread.start()
 
     def _run(self) -> None:
+        from d2._runtime.recorded_event import recorded_batch  # only once a sink listens
+
         while True:
+            if not self.ring:
+                self._idle()
+                continue
+            events = recorded_batch(self._take(), time.time() - perf_counter())
+            sinks = list(SINKS)
+            for event in events:
+                for sink in sinks:
+                    try:
+                        sink(event)
+                    except Exception:
+                        logger().exception("d2 decision sink %r failed; the event was dropped for it", sink)
             with self.cond:
-                while not self.queue:
-                    self.busy = False
-                    self.cond.notify_all()
-                    self.cond.wait()
-                event = self.queue.popleft()
-                self.busy = True
-            for sink in list(SINKS):
-                try:
-                    sink(event)
-                except Exception:
-                    logger().exception("d2 decision sink %r failed; the event was dropped for it", sink)
+                self.busy = False
+                self.cond.notify_all()
+            # Let records gather: one pass over many costs less than a wake-up per call.
+            time.sleep(_BATCH_PAUSE)
+
+    def _take(self) -> list[_Record]:
+        """Move every record in the ring to a batch and account for its sequence numbers."""
+        ring = self.ring
+        batch: list[_Record] = []
+        take = ring.popleft
+        with self.cond:
+            self.busy = True
+            try:
+                for _ in range(len(ring)):
+                    batch.append(take())
+            except IndexError:
+                pass
+            if batch:
+                seqs = [record[0] for record in batch]
+                low, high = min(seqs), max(seqs)
+                if low == self.expected and high - low + 1 == len(seqs):
+                    self.expected = high + 1  # distinct and spanning exactly: nothing was lost
+                else:
+                    for seq in seqs:
+                        self._account(seq)
+        return batch
+
+    def _idle(self) -> None:
+        self.waiting = True
+        if not self.ring:
+            with self.cond:
+                self.cond.notify_all()
+            self.wake.wait(_IDLE_WAIT)
+        self.wake.clear()
+        self.waiting = False
+
+    def _account(self, seq: int) -> None:
+        """Count the gap before ``seq`` as dropped; a late record (out of order) is not a drop after all."""
+        if seq >= self.expected:
+            self.dropped += seq - self.expected
+            self.expected = seq + 1
+        else:
+            self.dropped -= 1
+
+    def pending_drops(self) -> int:
+        """Records overwritten in the ring that the consumer has not reached (and counted) yet."""
+        unseen = self.allocated() - self.expected - len(self.ring)
+        return max(0, unseen)
 
     def flush(self, timeout: float) -> bool:
+        target = self.allocated()
+        if self.waiting:
+            self.wake.set()
         with self.cond:
-            return self.cond.wait_for(lambda: not self.queue and not self.busy, timeout)
+            return self.cond.wait_for(
+                lambda: self.thread is None or (self.expected >= target and not self.busy), timeout
+            )
 
 
 _DISPATCHER = _Dispatcher()
 
 
+def record(
+    tool: str,
+    state: Any,
+    allowed: bool,
+    reason: str | None,
+    location: str | None,
+    started: float,
+    policy: Any,
+) -> None:
+    """Append one decision to the ring (the hot path: no lock, no event object, never blocks)."""
+    d = _DISPATCHER
+    d.ring.append((next(d.seq), tool, state, allowed, reason, location, started, perf_counter(), policy))
+    if d.waiting:
+        d.wake.set()
+
+
 def emit(event: DecisionEvent) -> None:
-    """Queue an event for the sinks; never raises, never blocks on a sink."""
+    """Deliver a ready-made event to the sinks, in order with recorded decisions; never raises."""
     try:
-        _DISPATCHER.put(event)
+        d = _DISPATCHER
+        d.ring.append((next(d.seq), event))  # type: ignore[arg-type]
+        if d.waiting:
+            d.wake.set()
     except Exception:  # pragma: no cover - defensive: events must never break a call
         logger().exception("d2 could not queue a decision event")
 
 
 def add_decision_sink(sink: EventSink) -> Callable[[], None]:
     """Subscribe ``sink`` to every decision; returns a function that unsubscribes it."""
+    _DISPATCHER.resize()
+    _DISPATCHER.ensure_thread()
     SINKS.append(sink)
     return lambda: remove_decision_sink(sink)
 
@@ -118,5 +196,19 @@ def flush_events(timeout: float = 5.0) -> bool:
 
 
 def dropped_events() -> int:
-    """How many events were dropped because the queue was full."""
-    return _DISPATCHER.dropped
+    """How many events were dropped because the ring was full (counted, never silent)."""
+    d = _DISPATCHER
+    with d.cond:
+        return d.dropped + d.pending_drops()
+
+
+def _after_fork() -> None:
+    """A forked child has no consumer thread: start afresh (records of the parent stay there)."""
+    global _DISPATCHER
+    _DISPATCHER = _Dispatcher()
+    if SINKS:
+        _DISPATCHER.ensure_thread()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

@@ -19,6 +19,7 @@ from d2._base.log import logger
 from d2._core.model import CompiledPolicy
 from d2._engine.decide import apply_output, authorize, deny
 from d2._engine.provenance import track_output
+from d2._lang.conditions import CHECKED
 from d2._runtime import events as _events
 from d2._runtime.context import _STATE, RequestState
 from d2._sources.manager import PolicyManager, get_policy_manager
@@ -47,6 +48,8 @@ class _Raise:
 
 
 RAISE: Any = _Raise()
+# The key under which ``_Guard.bind`` leaves the bound arguments in the wrapper's own kwargs dict.
+_BOUND: Any = type("Bound", (), {"__repr__": lambda self: "<bound arguments>"})()
 
 
 def _env_strict() -> bool:
@@ -97,14 +100,24 @@ class _Guard:
         return problems
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], state: RequestState) -> Mapping[str, Any]:
-        """Map the call's arguments to parameter names, defaults applied (``**kwargs`` entries by name)."""
+        """Map the call's arguments to parameter names, defaults applied (``**kwargs`` entries by name).
+
+        ``kwargs`` is the wrapper's own dict (Python makes a fresh one per call): the bound arguments are
+        left in it under :data:`_BOUND`, so the wrapper finds the snapshots input conditions checked
+        (and a second bind in the same decision is free). The wrapper removes the entry before the call.
+        """
+        if kwargs:
+            done: Mapping[str, Any] | None = kwargs.get(_BOUND)
+            if done is not None:
+                return done
         binder = self.binder
         if binder is None:
             from d2._runtime.binding import compile_binder
 
             binder = self.binder = compile_binder(self.signature())
         try:
-            return binder(args, kwargs)
+            bound = kwargs[_BOUND] = binder(args, kwargs)
+            return bound
         except TypeError as exc:
             deny(
                 Reason.INPUT_VALIDATION,
@@ -113,6 +126,27 @@ class _Guard:
                 location=self.manager.policy.source if self.manager.policy else None,
                 detail=f"arguments do not match the signature: {exc}",
             )
+
+    def checked_call(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], bound: Mapping[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Rebuild the call with the snapshots input conditions checked in place of the originals."""
+        import inspect
+
+        sig = self.signature()
+        call = sig.bind(*args, **kwargs)
+        call.apply_defaults()
+        arguments = call.arguments
+        for name, param in sig.parameters.items():
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                extra = dict(arguments.get(name, {}))
+                for key in extra:
+                    if key in bound:
+                        extra[key] = bound[key]
+                arguments[name] = extra
+            elif name in bound and name in arguments:
+                arguments[name] = bound[name]
+        return call.args, call.kwargs
 
     def precheck(self, policy: CompiledPolicy | None, state: RequestState | None) -> None:
         """Refuse when there is no policy, no user, or the policy has expired."""
@@ -128,13 +162,17 @@ class _Guard:
                     else "no policy is loaded; call d2.configure_rbac_sync() (or _async) at start-up"
                 ),
             )
-        if state is None:
+        if state is None or not state.user.user_id:
             deny(
                 Reason.NO_CONTEXT,
                 self.tool,
-                None,
+                state,
                 cls=D2NoContextError,
-                detail="no user context; call d2.set_user() or use d2.set_user_context()/the ASGI middleware",
+                detail=(
+                    "no user context; call d2.set_user() or use d2.set_user_context()/the ASGI middleware"
+                    if state is None
+                    else "the user context has no user id; pass a non-empty user id to d2.set_user()"
+                ),
             )
         expires = policy.expires_ts
         if expires is not None and time() >= expires:
@@ -168,23 +206,16 @@ class _Guard:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def emit(self, started: float, allowed: bool, exc: PermissionDeniedError | None) -> None:
-        state = _STATE.get()
-        policy = self.manager.policy
-        user = state.user if state is not None else None
-        _events.emit(
-            _events.DecisionEvent(
-                tool_id=self.tool,
-                user_id=user.user_id if user else None,
-                roles=tuple(sorted(user.roles)) if user else (),
-                allowed=allowed,
-                reason=str(exc.reason) if exc is not None else None,
-                location=exc.location if exc is not None else None,
-                latency_us=(perf_counter() - started) * 1e6,
-                policy_version=policy.version if policy else None,
-                request_id=state.log.request_id if state else None,
-                timestamp=time(),
-            )
-        )
+        """Append the decision to the event ring (no lock, no event object: the consumer builds it)."""
+        d = _events._DISPATCHER
+        state, policy = _STATE.get(), self.manager.policy
+        if exc is None:
+            d.ring.append((next(d.seq), self.tool, state, True, None, None, started, perf_counter(), policy))
+        else:
+            why, where = str(exc.reason), exc.location
+            d.ring.append((next(d.seq), self.tool, state, False, why, where, started, perf_counter(), policy))
+        if d.waiting:
+            d.wake.set()
 
 
 def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
@@ -204,10 +235,15 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
             if (
                 policy is None
                 or state is None
+                or not state.user.user_id
                 or (policy.expires_ts is not None and time() >= policy.expires_ts)
             ):
                 g.precheck(policy, state)
             grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
+            if kwargs:  # the arguments were bound: take them out of the call (and use the checked ones)
+                bound = kwargs.pop(_BOUND, None)
+                if bound is not None and CHECKED in bound:
+                    args, kwargs = g.checked_call(args, kwargs, bound)
         except PermissionDeniedError as exc:
             if started:
                 g.emit(started, False, exc)
@@ -248,10 +284,15 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
             if (
                 policy is None
                 or state is None
+                or not state.user.user_id
                 or (policy.expires_ts is not None and time() >= policy.expires_ts)
             ):
                 g.precheck(policy, state)
             grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
+            if kwargs:  # the arguments were bound: take them out of the call (and use the checked ones)
+                bound = kwargs.pop(_BOUND, None)
+                if bound is not None and CHECKED in bound:
+                    args, kwargs = g.checked_call(args, kwargs, bound)
         except PermissionDeniedError as exc:
             if started:
                 g.emit(started, False, exc)
@@ -335,6 +376,8 @@ def d2_guard(
 def _decorate(fn: Any, tool_id: str | None, on_deny: Any, strict: bool | None, instance_name: str) -> Any:
     if isinstance(fn, (staticmethod, classmethod)):
         raise TypeError("put @d2_guard below @staticmethod/@classmethod, directly on the function")
+    if not callable(fn) or isinstance(fn, type):
+        raise TypeError(_not_a_function(fn))
     import inspect
 
     tool = tool_id or f"{fn.__module__}.{fn.__qualname__}"
@@ -342,5 +385,35 @@ def _decorate(fn: Any, tool_id: str | None, on_deny: Any, strict: bool | None, i
     g = _Guard(fn, tool, manager, on_deny, _env_strict() if strict is None else strict)
     wrapper = _async_wrapper(g) if inspect.iscoroutinefunction(fn) else _sync_wrapper(g)
     wrapper.__d2_tool_id__ = tool  # type: ignore[attr-defined]
+    _hide_original(wrapper, g)
     manager.register_guard(g)
     return wrapper
+
+
+def _not_a_function(obj: Any) -> str:
+    """Say what to do when ``@d2_guard`` meets a framework's tool object instead of a function."""
+    kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    return (
+        f"@d2_guard decorates a function, but got an instance of {kind}. A framework's tool decorator "
+        "(OpenAI Agents @function_tool, LangChain @tool, ...) returns a tool object: put @d2_guard "
+        "below it, directly on the function, or guard the tool object with the adapter in "
+        "d2tools.integrations (see docs/integrations.md)."
+    )
+
+
+def _hide_original(wrapper: Any, g: _Guard) -> None:
+    """Keep the signature and annotations, but not ``__wrapped__``: ``inspect.unwrap`` must not reach
+    the unguarded function (an agent framework that unwraps to read a schema may also call it)."""
+    import inspect
+
+    del wrapper.__wrapped__
+    try:
+        sig = g.signature()
+    except (TypeError, ValueError):  # a callable inspect cannot read: nothing more to keep
+        return
+    try:  # evaluated annotations, since the wrapper's globals are d2's, not the tool's module
+        sig = inspect.signature(g.fn, eval_str=True)
+        wrapper.__annotations__ = inspect.get_annotations(g.fn, eval_str=True)
+    except Exception:
+        pass
+    wrapper.__signature__ = sig

@@ -49,10 +49,12 @@ def _to_state(extracted: Extracted) -> RequestState | None:
         user = extracted
     else:
         user_id, roles, *rest = extracted
-        if user_id is None:
+        if not user_id:
             return None
         attributes = rest[0] if rest else None
         user = _make_user(user_id, roles, attributes)
+    if not user.user_id:
+        return None  # no user id: the request stays anonymous and every guarded call is refused
     return RequestState(user, RequestLog())
 
 
@@ -69,10 +71,23 @@ class ASGIMiddleware:
 
     The extractor (sync or async) returns ``(user_id, roles)``, ``(user_id, roles, attributes)``, a
     :class:`UserContext`, or None for an anonymous request (guarded calls are then refused). An
-    extractor that raises leaves the request anonymous: d2 fails closed.
+    extractor that raises, or names no user id, leaves the request anonymous: d2 fails closed.
+
+    There is no default extractor: one that read client headers would let any client claim any role.
+    Pass your own (from the session or a verified token), or ``headers_extractor`` explicitly when a
+    trusted proxy sets or strips ``X-D2-User``/``X-D2-Roles``.
     """
 
-    def __init__(self, app: ASGIApp, user_extractor: Callable[[Scope], Any] = headers_extractor) -> None:
+    def __init__(self, app: ASGIApp, user_extractor: Callable[[Scope], Any] | None = None) -> None:
+        if user_extractor is None:
+            from d2.exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                "d2.ASGIMiddleware needs user_extractor=: a function of the ASGI scope that returns "
+                "(user_id, roles) from your session or a verified token. d2 has no default, because "
+                "reading X-D2-User/X-D2-Roles would trust whatever the client sends; pass "
+                "user_extractor=d2.headers_extractor only behind a proxy that sets or strips those headers"
+            )
         self.app = app
         self.user_extractor = user_extractor
 

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from d2._base.diagnostics import Location
+from d2._base.suggest import suggest
 from d2._core.model import MissingAttribute, Violation
 from d2._engine.decide import missing_attribute
 from d2._runtime.context import RequestLog, RequestState, current_state, push_state, reset_state
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from d2._core.model import CompiledPolicy, InputCheck
     from d2._lang.compile_context import CompileContext
+    from d2._runtime.restrict_live import LiveRestriction
 
 __all__ = ["Restriction", "compile_restriction", "restrict"]
 
@@ -61,6 +63,11 @@ class Restriction:
             )
         cond = self.conditions.get(tool)
         if cond is not None:
+            unknown = sorted(cond.params - args.keys())
+            if unknown:  # a condition that cannot apply must not pass: refuse, naming the typo
+                return Violation(
+                    Reason.RESTRICTION, unknown[0], "parameter", where, self._no_such(tool, unknown, args)
+                )
             try:
                 violation = cond.check(args, state)
             except MissingAttribute as exc:
@@ -70,35 +77,99 @@ class Restriction:
                     violation.reason if violation.reason == Reason.MISSING_ATTRIBUTE else Reason.RESTRICTION
                 )
                 return replace(
-                    violation, reason=reason, message=f"restriction '{self.name}': {violation.message}"
+                    violation,
+                    reason=reason,
+                    message=f"restriction '{self.name}': {violation.message}",
+                    location=self._here(violation.location),
                 )
         if self.sequence is not None:
             with self.progress.lock:
                 found: Violation | None = self.sequence.check(self.progress, tool, _ROLES)
             if found is not None:
                 return replace(
-                    found, reason=Reason.RESTRICTION, message=f"restriction '{self.name}': {found.message}"
+                    found,
+                    reason=Reason.RESTRICTION,
+                    message=f"restriction '{self.name}': {found.message}",
+                    location=self._here(found.location),
                 )
         return None
+
+    def _here(self, where: Location) -> Location:
+        """Name this restriction in a rule location (compiled parts are shared by equal fragments)."""
+        return Location(f"<restriction {self.name}>", where.line, where.col)
+
+    def _no_such(self, tool: str, unknown: list[str], args: Mapping[str, Any]) -> str:
+        names = [n for n in args if isinstance(n, str)]
+        hints = [f"'{n}' (did you mean '{g}'?)" if (g := suggest(n, names)) else f"'{n}'" for n in unknown]
+        return (
+            f"restriction '{self.name}' has a condition on parameter {', '.join(hints)}, which tool "
+            f"'{tool}' does not have (it has {', '.join(repr(n) for n in names) or 'no parameters'}); "
+            "the call is refused rather than let through unchecked"
+        )
 
     def record(self, tool: str) -> None:
         """Advance this restriction's own sequence progress once the call is allowed."""
         if self.sequence is not None:
             log = self.progress
             with log.lock:
+                log.history.append(tool)  # so progress can be rebuilt after a recompile (reload)
+                log.calls += 1
                 self.sequence.record(log, tool)
                 log.last_tool = tool
+
+
+# Compiled parts of recent small fragments, keyed by (policy content version, fragment repr): a
+# request handler that restricts every request the same way compiles its fragment once. Only
+# successful compilations of plain-JSON fragments are kept (so equal reprs mean equal fragments);
+# each use still gets a fresh Restriction with its own name and sequence progress.
+_COMPILED: dict[tuple[str | None, str], tuple[Any, ...]] = {}
+_COMPILED_LIMIT = 256
+_CACHEABLE_REPR = 4096
+_CACHEABLE_NODES = 256
 
 
 def compile_restriction(
     fragment: Mapping[str, Any], policy: CompiledPolicy | None, *, name: str
 ) -> Restriction:
     """Validate and compile a fragment with the policy's validator; errors name a path into the fragment."""
+    from d2._lang.fastschema import json_only
+
+    data = _plain(fragment)
+    key = None
+    if _small(data) and json_only(data):
+        text = repr(data)
+        if len(text) <= _CACHEABLE_REPR:
+            key = (policy.version if policy is not None else None, text)
+            parts = _COMPILED.get(key)
+            if parts is not None:
+                return Restriction(name, *parts)
+    restriction = _compile(data, policy, name)
+    if key is not None:
+        if len(_COMPILED) >= _COMPILED_LIMIT:
+            _COMPILED.clear()
+        _COMPILED[key] = (restriction.tools, restriction.denied, restriction.conditions, restriction.sequence)
+    return restriction
+
+
+def _small(data: Any, budget: int = _CACHEABLE_NODES) -> bool:
+    """True when ``data`` has at most ``budget`` values (counting stops there, so long lists cost nothing)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (dict, list)):
+            budget -= len(item)
+            if budget < 0:
+                return False
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return True
+
+
+def _compile(data: Any, policy: CompiledPolicy | None, name: str) -> Restriction:
     from d2._lang.compile_context import CompileContext
     from d2._lang.schema import schema_diagnostics
     from d2._lang.source import SourceDoc
 
-    doc = SourceDoc(file=f"<restriction {name}>", data=_plain(fragment))
+    doc = SourceDoc(file=f"<restriction {name}>", data=data)
     ctx = CompileContext(doc)
     ctx.diagnostics.extend(schema_diagnostics(doc, "restriction.schema.json"))
     if policy is not None:
@@ -122,10 +193,18 @@ def compile_restriction(
     return Restriction(name, tools, denied, conditions, sequence)
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+    if kind is list or isinstance(value, (list, tuple, set, frozenset)):
+        if set(map(type, value)) <= _LEAVES:  # a list of plain values (say 10,000 ids): copy it in C
+            return list(value)
         return [_plain(v) for v in value]
     return value
 
@@ -184,16 +263,17 @@ def _sequence(node: Any, ctx: CompileContext) -> Any:
 
 
 class _RestrictScope:
-    def __init__(self, restriction: Restriction) -> None:
+    def __init__(self, restriction: LiveRestriction) -> None:
         self.restriction = restriction
         self._token: Token[RequestState | None] | None = None
 
-    def __enter__(self) -> Restriction:
+    def __enter__(self) -> LiveRestriction:
         state = current_state()
         if state is None:
             raise D2NoContextError("d2.restrict() needs a user context; set the user first")
-        self._token = push_state(replace(state, restrictions=(*state.restrictions, self.restriction)))
-        return self.restriction
+        active = self.restriction.entered()
+        self._token = push_state(replace(state, restrictions=(*state.restrictions, active)))
+        return active
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -202,7 +282,7 @@ class _RestrictScope:
             reset_state(self._token)
             self._token = None
 
-    async def __aenter__(self) -> Restriction:
+    async def __aenter__(self) -> LiveRestriction:
         return self.__enter__()
 
     async def __aexit__(
@@ -233,5 +313,35 @@ def restrict(
         if value is not None:
             parts[key] = value
     label = name or f"restriction-{next(_COUNTER)}"
-    policy = get_policy_manager(instance_name).policy
-    return _RestrictScope(compile_restriction(parts, policy, name=label))
+    manager = get_policy_manager(instance_name)
+    first = compile_restriction(parts, manager.policy, name=label)  # errors surface here, at once
+    _check_parameters(first, manager)
+    from d2._runtime.restrict_live import LiveRestriction  # imports this module: bound at call time
+
+    return _RestrictScope(LiveRestriction(parts, manager, first))
+
+
+def _check_parameters(restriction: Restriction, manager: Any) -> None:
+    """Reject, at creation, a condition naming a parameter an already guarded tool does not have."""
+    import inspect
+
+    problems: list[str] = []
+    for guard in list(manager._guards):
+        cond = restriction.conditions.get(guard.tool)
+        if cond is None:
+            continue
+        try:
+            params = guard.signature().parameters
+        except (TypeError, ValueError):
+            continue
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            continue
+        for name in sorted(cond.params - params.keys()):
+            guess = suggest(name, params)
+            hint = f" (did you mean '{guess}'?)" if guess else ""
+            problems.append(
+                f"conditions.{guard.tool}.input.{name}: tool '{guard.tool}' has no parameter '{name}'{hint}; "
+                f"its parameters: {', '.join(params) or 'none'}"
+            )
+    if problems:
+        raise ConfigurationError(f"invalid restriction '{restriction.name}':\n  " + "\n  ".join(problems))

@@ -149,9 +149,6 @@ _INSTALLED: list[Any] = []
 
 def configure_telemetry() -> list[Any]:
     """Install the sinks ``D2_TELEMETRY`` asks for (once); with ``off`` (the default) install none."""
-    from d2._runtime.stream import stream_from_env
-
-    stream_from_env()  # D2_DECISION_STREAM: the opt-in local live stream `d2 tui` subscribes to
     mode = telemetry_mode()
     if _INSTALLED or mode in ("off", "usage"):
         return list(_INSTALLED)

@@ -1,8 +1,11 @@
 """Cloud mode: keep a manager's policy in step with signed bundles polled from a control plane or static host.
 
 A daemon thread polls ``GET <bundle_url>`` with ``If-None-Match``; 304 keeps the bundle in hand. A new
-bundle is verified (:mod:`d2._sources.bundle`) against the JWKS (refetched on an unknown ``kid``, at a bounded
-rate), compiled, checked against the guarded functions and swapped in atomically, then persisted.
+bundle is verified (:mod:`d2._sources.bundle`) against trusted keys only (:mod:`d2._sources.trust`:
+pinned, vouched for by a trusted key, or the first JWKS answer when nothing is pinned; refetched on an
+unknown ``kid`` at a bounded rate), for the configured app and not below the rollback floor, then
+compiled, checked against the guarded functions, swapped in atomically and persisted. The persisted
+bundle is never trusted on its own word: it waits for trusted keys before it counts.
 Any failure keeps the last good bundle; with none, every guarded call is refused (fail closed).
 Waits between polls carry jitter, grow exponentially on errors, honour ``Retry-After`` on 429, and
 follow a server-suggested interval clamped to ``min_poll_interval``.
@@ -152,6 +155,7 @@ class BundleSource:
     def _verify(self, token: str | bytes) -> Bundle:
         if not self.jwks.keys:
             self.jwks.refresh(force=True)
+        self._settle_pending()
         try:
             return self._verify_with_keys(token)
         except UnknownKeyError:
@@ -183,7 +187,13 @@ class BundleSource:
                 self.config.state_path, self.key, SavedBundle(bundle.token, self.jwks.document or {}, etag)
             )
         except OSError as exc:
-            logger().warning("d2: could not persist the bundle to %s: %s", self.config.state_path, exc)
+            # The policy is installed and the floor holds in memory; after a restart it would not.
+            logger().error(
+                "d2: could not persist %s to %s (%s): the rollback floor will not survive a restart",
+                bundle.label,
+                self.config.state_path,
+                exc,
+            )
 
     def _restore(self) -> None:
         """Take the persisted bundle in hand; it counts only once trusted keys (never the file's) verify it.
@@ -203,7 +213,13 @@ class BundleSource:
         self._settle_saved()
 
     def _settle_saved(self) -> None:
-        """Verify the pending persisted bundle as soon as trusted keys are in hand (fetching them if needed)."""
+        """Verify the pending persisted bundle once trusted keys are in hand (fetching them if needed)."""
+        with self._lock:
+            self._settle_pending()
+
+    def _settle_pending(self) -> None:
+        # Called with the lock held (or before the poller starts). The saved bundle's version must be
+        # the floor before any fetched bundle is judged, or an older genuine bundle would slip in.
         if self._pending is None:
             return
         if not self.jwks.keys:
@@ -216,7 +232,11 @@ class BundleSource:
         try:
             # Real clock, expiry aside: an expired bundle still proves the version this process reached.
             bundle = verify_bundle(
-                saved.token, self.jwks.keys, audience=self.config.audience, app=self.config.app, allow_expired=True
+                saved.token,
+                self.jwks.keys,
+                audience=self.config.audience,
+                app=self.config.app,
+                allow_expired=True,
             )
         except D2Error as exc:
             logger().error("d2: ignoring the persisted bundle in %s: %s", self.config.state_path, exc)

@@ -144,7 +144,9 @@ def _send(
         for chunk in resp.iter_bytes():
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise HttpError(f"{url}: response larger than {MAX_BODY_BYTES} bytes", status=resp.status_code)
+                raise HttpError(
+                    f"{url}: response larger than {MAX_BODY_BYTES} bytes", status=resp.status_code
+                )
             chunks.append(chunk)
         lowered = {k.lower(): v for k, v in resp.headers.items()}
         return Response(resp.status_code, lowered, b"".join(chunks))

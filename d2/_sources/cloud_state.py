@@ -3,7 +3,9 @@
 The file (``D2_STATE_PATH``, default ``$XDG_CONFIG_HOME/d2/bundles.json``; ``:memory:`` disables it)
 maps a source key (the bundle URL and a digest of the token, never the token) to the signed bundle,
 the JWKS that verified it and its ETag. It holds nothing secret and nothing trusted: on start the
-bundle is verified again, and a file that is missing, torn or tampered with is simply not used.
+bundle is verified again with trusted keys only (:mod:`d2._sources.trust`; never the file's own key
+set), and a file that is missing, torn, tampered with, owned by another user or open to others
+(mode must be 0600) is simply not used.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,26 +113,45 @@ def save_bundle(path: Path | None, key: str, saved: SavedBundle) -> None:
     """Write ``saved`` under ``key``: temp file in the same directory, fsync, then an atomic rename."""
     if path is None:
         return
-    data = _read(path) or {"format": _FORMAT, "sources": {}}
-    data["sources"][key] = {
-        "bundle": saved.token,
-        "jwks": saved.jwks,
-        "etag": saved.etag,
-        "saved_at": int(time.time()),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bundles-", suffix=".tmp", dir=path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Read-modify-write under an exclusive lock: several processes sharing the file (workers of one
+    # server, several apps) each keep the others' entries instead of the last writer winning.
+    with _locked(path):
+        data = _read(path) or {"format": _FORMAT, "sources": {}}
+        data["sources"][key] = {
+            "bundle": saved.token,
+            "jwks": saved.jwks,
+            "etag": saved.etag,
+            "saved_at": int(time.time()),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".bundles-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, separators=(",", ":"), sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<file>.lock`` beside the state file (no-op where flock is missing)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"), sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: writes stay atomic, concurrent saves may race
+        yield
+        return
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from d2._base.log import logger
@@ -30,8 +28,6 @@ __all__ = [
     "private_key_pem",
     "public_jwk",
 ]
-
-JwksFetcher = Callable[[], Mapping[str, Any]]
 
 
 def _b64(data: bytes) -> str:

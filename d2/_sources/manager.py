@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from d2._sources.discovery import Discovery
+    from d2._sources.watcher import FileWatcher, WatchStatus
 
 __all__ = [
     "PolicyManager",
     "get_policy_manager",
+    "load_policy_bytes",
     "load_policy_file",
     "shutdown_all_rbac",
     "shutdown_rbac",
@@ -56,6 +58,33 @@ def load_policy_file(path: str | os.PathLike[str], *, now: datetime | None = Non
         for warning in result.warnings:
             logger().warning("%s", warning.render())
     return policy
+
+
+def load_policy_bytes(
+    raw: bytes | None, path: str | os.PathLike[str], *, now: datetime | None = None
+) -> CompiledPolicy:
+    """Like :func:`load_policy_file`, from bytes already read (the watcher's stable read of ``path``)."""
+    from d2._lang.compiler import compile_policy
+    from d2._lang.source import max_bytes_from_env, parse_policy_text
+    from d2.exceptions import PolicyTooLargeError
+
+    if raw is None:
+        raise ConfigurationError(f"cannot read policy file {path}: it is missing or unreadable")
+    limit = max_bytes_from_env()
+    if len(raw) > limit:
+        raise PolicyTooLargeError(
+            f"{path}: policy file is over the {limit}-byte limit; "
+            "raise D2_MAX_POLICY_BYTES if this is intended"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"invalid policy file {path}: not valid UTF-8 (byte {exc.start})") from exc
+    result = compile_policy(parse_policy_text(text, str(path)))
+    if result.policy is None:
+        raise ConfigurationError(f"invalid policy {path}", diagnostics=result.errors)
+    check_not_expired(result.policy, now=now)
+    return result.policy
 
 
 def check_not_expired(policy: CompiledPolicy, *, now: datetime | None = None) -> None:
@@ -92,7 +121,7 @@ class PolicyManager:
         self.source: _Stoppable | None = None
         self._guards: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._watcher: _FileWatcher | None = None
+        self._watcher: FileWatcher | None = None
 
     def __repr__(self) -> str:
         version = self.policy.version if self.policy else None
@@ -133,25 +162,56 @@ class PolicyManager:
         """Reload the local file; on any problem keep the current policy and record the error."""
         if self.discovery is None:
             return False
+        return self._reload(lambda path: load_policy_file(path))
+
+    def _reload(self, load: Callable[[Path], CompiledPolicy]) -> bool:
+        path = self.discovery.path if self.discovery is not None else None
+        if path is None:
+            return False
         try:
-            policy = load_policy_file(self.discovery.path)
+            policy = load(path)
             self.install(policy)
-        except D2Error as exc:
-            self.last_reload_error = exc
-            logger().error(
-                "d2: reload of %s failed, keeping the current policy: %s", self.discovery.path, exc
+        except Exception as exc:  # any failure keeps the policy in force, RecursionError too
+            error = (
+                exc
+                if isinstance(exc, D2Error)
+                else ConfigurationError(
+                    f"reload of {path} failed ({type(exc).__name__}: {exc}); "
+                    "the current policy stays in force"
+                )
             )
+            self.last_reload_error = error
+            logger().error("d2: reload of %s failed, keeping the current policy: %s", path, error)
             return False
         self.last_reload_error = None
-        logger().info("d2: reloaded %s (version %s)", self.discovery.path, policy.version)
+        logger().info("d2: reloaded %s (version %s)", path, policy.version)
         return True
 
-    def watch(self) -> None:
-        """Reload the policy whenever its file changes (watchfiles when installed, else stat polling)."""
+    def _reload_stable(self, raw: bytes | None) -> str | None:
+        """The watcher's callback: install the bytes it read twice; return the error text, if any."""
+        if self._reload(lambda path: load_policy_bytes(raw, path)):
+            return None
+        return str(self.last_reload_error)
+
+    def watch(self, *, delay: float | None = None) -> None:
+        """Reload the policy whenever its file changes and stays the same for ``delay`` seconds.
+
+        ``delay`` defaults to ``D2_RELOAD_DELAY`` (0.5 s). Watches with watchfiles when installed,
+        else by stat polling; see :meth:`watch_status` for the watcher's health.
+        """
         if self.discovery is None or self._watcher is not None:
             return
-        self._watcher = _FileWatcher(self.discovery.path, self.reload)
+        from d2._lang.source import max_bytes_from_env
+        from d2._sources.watcher import FileWatcher
+
+        self._watcher = FileWatcher(
+            self.discovery.path, self._reload_stable, delay=delay, read_limit=max_bytes_from_env()
+        )
         self._watcher.start()
+
+    def watch_status(self) -> WatchStatus | None:
+        """The hot-reload watcher's health (running, reloads, failures, last error), or None."""
+        return self._watcher.status() if self._watcher is not None else None
 
     def shutdown(self) -> None:
         """Stop watching or polling and drop the policy: later calls are refused with MissingPolicyError."""
@@ -164,59 +224,6 @@ class PolicyManager:
         with self._lock:
             self.policy = None
         self.mode = "unconfigured"
-
-
-class _FileWatcher:
-    """Call ``on_change`` when ``path`` changes; a daemon thread that stops on request.
-
-    File events (watchfiles) wake it promptly; a stat stamp taken when watching starts, and compared
-    on every wake-up, catches changes made before the OS watch was in place or missed by it.
-    """
-
-    def __init__(self, path: Path, on_change: Any, *, interval: float = 0.5) -> None:
-        self.path = path.resolve()
-        self.on_change = on_change
-        self.interval = interval
-        self.stop_event = threading.Event()
-        self.stamp = self._stamp()
-        self.thread = threading.Thread(target=self._run, name=f"d2-watch-{path.name}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=5)
-
-    def _run(self) -> None:
-        try:
-            import watchfiles  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            while not self.stop_event.wait(self.interval):
-                self._check()
-            return
-        for _changes in watchfiles.watch(
-            self.path.parent,
-            stop_event=self.stop_event,
-            rust_timeout=int(self.interval * 1000),
-            yield_on_timeout=True,
-            debounce=50,
-            raise_interrupt=False,
-        ):
-            self._check()
-
-    def _check(self) -> None:
-        stamp = self._stamp()
-        if stamp != self.stamp:
-            self.stamp = stamp
-            self.on_change()
-
-    def _stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 _MANAGERS: dict[str, PolicyManager] = {}

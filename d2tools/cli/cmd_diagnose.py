@@ -40,14 +40,19 @@ def diagnose(
         Path | None,
         typer.Option("--policy", "-p", metavar="FILE", help="Check this file instead of discovering one."),
     ] = None,
-    output_format: Annotated[
-        TextJson, typer.Option("--format", "-f", help="text or json.")
-    ] = TextJson.TEXT,
+    output_format: Annotated[TextJson, typer.Option("--format", "-f", help="text or json.")] = TextJson.TEXT,
 ) -> None:
     """Report on the local policy."""
+    import os
+
     from d2tools.inspect import diagnose as run_diagnosis
 
-    result = run_diagnosis(policy)
+    if policy is None and os.environ.get("D2_TOKEN"):  # cloud mode: check what the runtime really uses
+        from d2tools.inspect._cloud import diagnose_cloud
+
+        result = diagnose_cloud()
+    else:
+        result = run_diagnosis(policy)
     if output_format is TextJson.JSON:
         emit_json(result.to_json())
     else:

@@ -64,9 +64,7 @@ def inspect_policy(
             "--history", metavar="TOOL", help="A call made earlier in the same request (repeatable)."
         ),
     ] = None,
-    output_format: Annotated[
-        TextJson, typer.Option("--format", "-f", help="text or json.")
-    ] = TextJson.TEXT,
+    output_format: Annotated[TextJson, typer.Option("--format", "-f", help="text or json.")] = TextJson.TEXT,
 ) -> None:
     """Inspect a policy."""
     if explain is None and (arg or attr or history):

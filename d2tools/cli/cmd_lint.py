@@ -40,6 +40,8 @@ Examples:
     d2 lint policies/ --fix
 
     d2 lint policy.yaml --code src --format sarif > d2.sarif
+
+    d2 lint --vendor policy.yaml      (migrating from the vendor SDK)
 """
 
 
@@ -88,6 +90,14 @@ def lint(
     fix: Annotated[
         bool, typer.Option("--fix", help="Apply the fixes that cannot change any decision, then report.")
     ] = False,
+    vendor: Annotated[
+        bool,
+        typer.Option(
+            "--vendor",
+            help="Also report (D2M...) where a policy written for the vendor SDK behaves differently "
+            "on d2 (docs/migrating.md).",
+        ),
+    ] = False,
     only_policies: Annotated[
         bool,
         typer.Option(
@@ -111,14 +121,14 @@ def lint(
     index = _scan(dirs) if dirs else None
     chosen = tuple(c.upper() for c in select or ()) or config.select
     skipped = tuple(c.upper() for c in ignore or ()) + config.ignore
-    run = lint_paths(paths, code=index, ignore=skipped, select=chosen)
+    run = lint_paths(paths, code=index, ignore=skipped, select=chosen, vendor=vendor)
     if fix:
         from d2tools.lint import apply_fixes
 
         fixed = sum(apply_fixes(Path(f.file), f.diagnostics) for f in run.files if f.diagnostics)
         make_console(stderr=True).print(f"Fixed {fixed} finding(s).", markup=False)
         if fixed:
-            run = lint_paths(paths, code=index, ignore=skipped, select=chosen)
+            run = lint_paths(paths, code=index, ignore=skipped, select=chosen, vendor=vendor)
     report = Report(run.diagnostics, tuple(f.file for f in run.files), "d2", __version__)
     if output_format is ReportFormat.TEXT:
         make_console().print(styled(report))

@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from d2tools.cli._common import EXIT_USAGE, emit, emit_json, fail, make_console
-
 from d2tools.server import admin
 
 __all__ = ["bundle_app", "serve_app"]
@@ -193,7 +192,6 @@ def serve(
         return
     db = db or _db_default()
     from d2._toolkit import DEFAULT_AUDIENCE
-
     from d2tools.server.config import ServerConfig
 
     config = ServerConfig(

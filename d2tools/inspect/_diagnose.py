@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 from d2._toolkit import Diagnostic
@@ -78,17 +78,36 @@ def diagnose(explicit: Path | None = None, *, now: datetime | None = None) -> Di
     from d2._toolkit import discover_policy
     from d2.exceptions import D2Error
 
-    if explicit is None and os.environ.get("D2_TOKEN"):
-        from ._cloud import diagnose_cloud
-
-        result: Diagnosis = diagnose_cloud(now=now)
-        return result
     notes = _mode_notes(explicit)
     try:
         found = discover_policy(explicit)
     except D2Error as exc:
         return Diagnosis(problems=(str(exc),), notes=notes)
-    return _measure(found.path, found.how, now, notes)
+    return _with_watcher(_measure(found.path, found.how, now, notes))
+
+
+def _with_watcher(diagnosis: Diagnosis) -> Diagnosis:
+    """Add the hot-reload watcher's health when this process runs one (``diagnose()`` called in-app)."""
+    import dataclasses
+
+    import d2
+
+    status = d2.get_policy_manager().watch_status()
+    if status is None:
+        return diagnosis
+    notes = (
+        *diagnosis.notes,
+        f"hot reload: watching {status.path} (delay {status.delay} s), {status.reloads} reload(s), "
+        f"{status.failures} failure(s)",
+    )
+    problems = list(diagnosis.problems)
+    if not status.running:
+        problems.append(f"hot reload: the watcher of {status.path} is not running; edits will not load")
+    elif not status.healthy:
+        problems.append(
+            f"hot reload: the last reload failed, the previous policy is in force: {status.last_error}"
+        )
+    return dataclasses.replace(diagnosis, notes=notes, problems=tuple(problems))
 
 
 def _measure(path: Path, how: str, now: datetime | None, notes: tuple[str, ...]) -> Diagnosis:

@@ -46,7 +46,11 @@ class LintRun:
 
 
 def lint_file(
-    path: str | os.PathLike[str], *, now: datetime | None = None, code: CodeIndex | None = None
+    path: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+    code: CodeIndex | None = None,
+    vendor: bool = False,
 ) -> FileLint:
     """Parse, compile and check one policy file; every problem becomes a diagnostic, none raises."""
     name = str(path)
@@ -65,6 +69,10 @@ def lint_file(
     # One finding per place: where the compiler already spoke, a lint-only echo adds nothing.
     flagged = {(d.line, d.col) for d in result.diagnostics}
     found += [d for d in extra if (d.line, d.col) not in flagged]
+    if vendor:
+        from ._vendor import vendor_notes
+
+        found += vendor_notes(doc)
     if not name.lower().endswith(".json"):
         found = apply_suppressions(doc.file, doc.text, found)
     ordered = tuple(sorted(found, key=lambda d: (d.line, d.col, d.code)))
@@ -78,9 +86,11 @@ def lint_paths(
     code: CodeIndex | None = None,
     ignore: Iterable[str] = (),
     select: Iterable[str] = (),
+    vendor: bool = False,
 ) -> LintRun:
     """Lint every file in ``paths``; keep codes starting with a ``select`` prefix (all when empty),
-    then drop codes starting with an ``ignore`` prefix (a whole code is its own prefix)."""
+    then drop codes starting with an ``ignore`` prefix (a whole code is its own prefix). ``vendor``
+    adds the ``D2M`` notes: where a policy written for the vendor SDK behaves differently here."""
     skip, chosen = tuple(ignore), tuple(select)
 
     def keep(d: Diagnostic) -> bool:
@@ -90,7 +100,7 @@ def lint_paths(
 
     files = []
     for path in paths:
-        linted = lint_file(path, now=now, code=code)
+        linted = lint_file(path, now=now, code=code, vendor=vendor)
         kept = tuple(d for d in linted.diagnostics if keep(d))
         files.append(FileLint(linted.file, kept, linted.policy, linted.doc))
     findings = tuple(d for d in (code.findings if code is not None else ()) if keep(d))

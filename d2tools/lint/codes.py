@@ -6,7 +6,8 @@ that is not listed here. Codes are stable: a code keeps its meaning forever; ret
 
 Ranges: ``D2E0xx``/``D2W0xx`` document structure, ``D2E1xx``/``D2W1xx`` conditions and output rules,
 ``D2E7xx``/``D2W7xx`` checks only ``d2 lint`` makes (expiry, dead grants, checks against the code),
-``D2E8xx`` restrictions, ``D2E9xx`` features this build cannot enforce, ``D2Sxxx`` source-scan findings.
+``D2E8xx`` restrictions, ``D2E9xx`` features this build cannot enforce, ``D2Sxxx`` source-scan findings,
+``D2Mxxx`` migration notes for policies written for the vendor SDK (``d2 lint --vendor``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class CodeInfo:
     severity: Severity
     title: str
     fix: str
-    origin: str  # "policy" (loader), "lint" (d2 lint), "init" (lint --code, init --check), "scan", "retired"
+    origin: str  # "policy", "lint", "init" (lint --code, init --check), "scan", "vendor", "retired"
 
 
 def _c(code: str, severity: Severity, title: str, fix: str, origin: str = "policy") -> CodeInfo:
@@ -392,6 +393,48 @@ CODES: dict[str, CodeInfo] = {
             "Guard the class's methods instead.",
             "scan",
         ),
+        _c(
+            "D2M001",
+            W,
+            "`allow: false` is enforced here; the vendor SDK still granted the tool.",
+            "Keep it if the deny is meant; delete the entry to grant the tool.",
+            "vendor",
+        ),
+        _c(
+            "D2M002",
+            W,
+            "An `@group` in permissions grants every tool of the group here; the vendor SDK granted nothing.",
+            "Check that the role should have every tool of the group.",
+            "vendor",
+        ),
+        _c(
+            "D2M003",
+            W,
+            "Output rules apply to every item of a list result here.",
+            "Run your scenarios: results that passed before may now be refused or redacted.",
+            "vendor",
+        ),
+        _c(
+            "D2M004",
+            W,
+            "No cap on the policy's lifetime: `expires` is honoured as written.",
+            "Set the expiry you really want, or drop it.",
+            "vendor",
+        ),
+        _c(
+            "D2M005",
+            W,
+            "A tool granted by several roles, some with conditions: any one passing grant allows the call.",
+            "Give users only the roles they need, or put the same conditions on every grant.",
+            "vendor",
+        ),
+        _c(
+            "D2M006",
+            W,
+            "A one-element `deny` sequence forbids the tool here; the vendor SDK ignored it.",
+            "Remove the pattern, or deny the tool with `allow: false`.",
+            "vendor",
+        ),
     )
 }
 
@@ -421,6 +464,11 @@ _ORIGINS = (
         "scan",
         "Source-scan findings (`d2 init`, `d2 lint --code`)",
         "The scanner reports what it cannot see through in your Python code.",
+    ),
+    (
+        "vendor",
+        "Migration notes (`d2 lint --vendor`)",
+        "Where a policy written for the vendor SDK behaves differently on d2 (see docs/migrating.md).",
     ),
     (
         "retired",

@@ -88,7 +88,9 @@ class KeyRing:
             raise RuntimeError("no signing key: run `d2 serve init` first")
         visible = [r for r in records if r.active or (r.visible_until or 0) > now]
         # Every published key endorses the set, so SDKs that trust the old key accept the new one.
-        jwks = jwks_document([json.loads(r.public_jwk) for r in visible], signers=[self._key(r) for r in visible])
+        jwks = jwks_document(
+            [json.loads(r.public_jwk) for r in visible], signers=[self._key(r) for r in visible]
+        )
         return _Snapshot(active[0].kid, self._key(active[0]), jwks, time.monotonic())
 
     def snapshot(self) -> _Snapshot:

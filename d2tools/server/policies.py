@@ -11,8 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from d2._toolkit import compile_policy
-from d2._toolkit import parse_policy_text
+from d2._toolkit import compile_policy, parse_policy_text
 from d2.exceptions import ConfigurationError
 
 from .bodies import parse_json
@@ -188,6 +187,11 @@ def revoke(
     head = cp.storage.head(app.id)
     if head is None:
         raise ApiError(404, "nothing_published", f"app {app.name!r} has nothing published to revoke")
+    if device_kid is not None and if_match is None:
+        # A signature binds the precondition; without one a captured request would fit any head.
+        raise ApiError(
+            428, "precondition_required", "a signed revoke or restore must send If-Match: <head ETag>"
+        )
     expected = expected_head(app.head_version, if_match, None) if if_match else app.head_version
     if expected != head.version:
         # The precondition is checked first: a replayed or stale request never learns more than 412.

@@ -13,12 +13,21 @@ from dataclasses import replace
 from time import perf_counter
 from typing import Any, Protocol
 
-from d2._toolkit import Binder, compile_binder
-from d2._toolkit import RequestLog, RequestState
-from d2._toolkit import apply_output, authorize, deny, track_output
-from d2._toolkit import RequestValues, origins_of
-from d2._toolkit import CompiledPolicy, Grant
-from d2._toolkit import compile_restriction
+from d2._toolkit import (
+    Binder,
+    CompiledPolicy,
+    Grant,
+    RequestLog,
+    RequestState,
+    RequestValues,
+    apply_output,
+    authorize,
+    compile_binder,
+    compile_restriction,
+    deny,
+    origins_of,
+    track_output,
+)
 from d2.exceptions import ConfigurationError, PermissionDeniedError, Reason
 
 from ._check import check_step
@@ -106,7 +115,7 @@ class Replayer:
         """Add a did-you-mean when the step names a tool or role the policy does not know."""
         from d2tools.inspect._eval import name_hints
 
-        if step.call is None:
+        if step.call is None or failure.outcome is None or failure.outcome.allowed:
             return failure
         user = step.actor if step.actor is not None else state.user
         hints = name_hints(self.policy, step.call, tuple(sorted(user.roles)))

@@ -76,6 +76,8 @@ def test_shutdown_plain_and_awaited(write_policy) -> None:  # type: ignore[no-un
     with pytest.raises(d2.MissingPolicyError):
         tool_b()
 
+    d2.clear_user_context()
+
     async def main() -> None:
         d2.configure_rbac_sync(path, instance_name="other")
         await d2.shutdown_rbac("other")

@@ -49,9 +49,9 @@ def test_publish_pull_revoke_and_status(dev, tmp_path: Path, capsys) -> None:  #
     assert json.loads(as_json.read_text())["policies"][0]["permissions"] == ["tool.a", "tool.b"]
     code, out = run(capsys, "status", "--json")
     assert code == 0 and json.loads(out)["head"]["version"] == 4
-    code, out = run(capsys, "revoke")
+    code, out = run(capsys, "revoke", "--yes")
     assert code == 0 and "revoked" in out
-    code, out = run(capsys, "pull", "-o", str(pulled))
+    code, out = run(capsys, "pull", "-o", str(pulled), "--force")
     assert code == 1 and "revoked" in out
 
 

@@ -165,7 +165,12 @@ def test_server_down_keeps_the_last_good_bundle_and_restarts_offline(  # type: i
     unpinned = agents(own.url, app.runtime, app=app.name, timeout=1.0)
     assert unpinned.hello["version"] is None, "without pins nothing vouches for the saved bundle offline"
     fresh = agents(
-        own.url, app.runtime, app=app.name, state=":memory:", timeout=2.0, extra={"D2_ALLOW_VOLATILE_FLOOR": "1"}
+        own.url,
+        app.runtime,
+        app=app.name,
+        state=":memory:",
+        timeout=2.0,
+        extra={"D2_ALLOW_VOLATILE_FLOOR": "1"},
     )
     assert fresh.hello["configured"] and fresh.hello["version"] is None and fresh.hello["seconds"] < 3
     assert fresh.call("tool.a")["error"] == "MissingPolicyError"

@@ -149,7 +149,7 @@ def test_conditions_see_arguments_passed_through_kwargs() -> None:
 def test_binder_matches_inspect_for_the_guarded_functions() -> None:
     from d2._runtime.binding import compile_binder
 
-    sig = inspect.signature(report.__wrapped__)  # type: ignore[attr-defined]
+    sig = inspect.signature(report)
     bind = compile_binder(sig)
     assert bind(("a",), {}) == {"name": "a", "token": "none"}
     assert bind(("a", "t"), {}) == {"name": "a", "token": "t"}

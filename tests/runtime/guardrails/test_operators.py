@@ -85,6 +85,21 @@ def ref_contains(v: Any, item: Any) -> bool:
     return False
 
 
+def ref_kind(v: Any) -> str | None:
+    """The operand type of a value, as negative operators compare types."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "str"
+    if v is None:
+        return "null"
+    if isinstance(v, (list, tuple)):
+        return "list"
+    return "dict" if isinstance(v, dict) else None
+
+
 def ref_size(v: Any) -> int:
     if isinstance(v, str):
         return len(v.encode("utf-8"))
@@ -96,19 +111,23 @@ def reference(op: str, operand: Any, v: Any) -> bool:
     table = {
         "type": lambda: any(REF_TYPES[n](v) for n in ([operand] if isinstance(operand, str) else operand)),
         "eq": lambda: ref_same(v, operand),
-        "ne": lambda: not ref_same(v, operand),
+        # Negative operators refuse a value of a type none of their operands has (issue 11, item 13).
+        "ne": lambda: (operand is None or ref_kind(v) == ref_kind(operand)) and not ref_same(v, operand),
         "min": lambda: ref_number(v) and v >= operand,
         "max": lambda: ref_number(v) and v <= operand,
         "gt": lambda: ref_number(v) and v > operand,
         "lt": lambda: ref_number(v) and v < operand,
         "in": lambda: any(ref_same(v, x) for x in operand),
-        "not_in": lambda: not any(ref_same(v, x) for x in operand),
+        "not_in": lambda: (
+            (not operand or ref_kind(v) in {ref_kind(x) for x in operand})
+            and not any(ref_same(v, x) for x in operand)
+        ),
         "minLength": lambda: sized and len(v) >= operand,
         "maxLength": lambda: sized and len(v) <= operand,
         "matches": lambda: isinstance(v, str) and re.fullmatch(operand, v) is not None,
         "not_matches": lambda: not any(re.search(operand, t) for t in ref_texts(v)),
         "contains": lambda: ref_contains(v, operand),
-        "not_contains": lambda: not ref_contains(v, operand),
+        "not_contains": lambda: ref_kind(v) in ("str", "list", "dict") and not ref_contains(v, operand),
         "startsWith": lambda: isinstance(v, str) and v.startswith(operand),
         "endsWith": lambda: isinstance(v, str) and v.endswith(operand),
         "max_bytes": lambda: ref_size(v) <= operand,
@@ -200,11 +219,13 @@ def test_fused_predicate_is_the_conjunction_of_its_checks(data: st.DataObject) -
         ("eq", True, [True], [1, "true"]),
         ("eq", "admin", ["admin"], ["Admin", ["admin"]]),
         ("eq", [1, {"a": True}], [[1, {"a": True}], (1, {"a": True})], [[1, {"a": 1}]]),
-        ("ne", "guest", ["admin", None], ["guest"]),
+        ("ne", "guest", ["admin"], ["guest", None, ["admin"], 1]),
+        ("ne", None, ["x", 0, [1]], [None]),
         ("min", 1, [1, 2.5, Decimal(3)], [0, True, "5", None, float("nan")]),
         ("lt", 100, [99.9, -1], [100, float("inf")]),
         ("in", ["sales", "marketing", 1], ["sales", 1, 1.0], [True, "Sales", ["sales"], None]),
-        ("not_in", ["sms", "push", False], ["email", 0, None], ["sms", False]),
+        ("not_in", ["sms", "push", False], ["email", True], ["sms", False, 0, None, ["email"], b"email"]),
+        ("not_in", [], ["x", 1, None, [1]], []),
         ("minLength", 3, ["abc", [1, 2, 3], {"a": 1, "b": 2, "c": 3}], ["ab", 123, None]),
         ("maxLength", 2, ["ab", "", (1, 2)], ["abc", 12]),
         ("matches", "^[a-z_]+$", ["weekly_summary"], ["Ad-Hoc", "", "abc\n", 5]),
@@ -216,7 +237,7 @@ def test_fused_predicate_is_the_conjunction_of_its_checks(data: st.DataObject) -
         ),
         ("contains", "@example.com", ["a@example.com"], ["a@other.com", 5]),
         ("contains", 2, [[1, 2], {2: "x"}], [[1, True], "12"]),
-        ("not_contains", "../", ["a/b", ["a/../b"]], ["../etc/passwd", ["../"]]),
+        ("not_contains", "../", ["a/b", ["a/../b"]], ["../etc/passwd", ["../"], {"../"}, b"../", 5]),
         ("startsWith", "https://", ["https://x"], ["http://x", None]),
         ("endsWith", ".com", ["x.com"], ["x.org", [".com"]]),
         ("max_bytes", 4, ["abcd", "éé", [1], 1234], ["abcde", "ééé", [1, 2], 12345]),

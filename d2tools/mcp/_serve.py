@@ -1,0 +1,119 @@
+"""Run the proxy: an ``mcp`` lowlevel server in front of the upstreams, over stdio or streamable HTTP.
+
+The server speaks both protocol eras the ``mcp`` package speaks (the 2025-11-25 handshake and the
+2026-07-28 stateless one). It advertises tools only: upstream resources and prompts are not
+forwarded, because the policy cannot govern them yet and forwarding them unguarded would be a way
+around it (docs/mcp.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from mcp.server.lowlevel.server import Server
+
+import d2
+from d2 import ConfigurationError
+
+from ._config import ProxyConfig
+from ._proxy import Proxy
+
+__all__ = ["build_server", "http_app", "serve_http", "serve_stdio"]
+
+log = logging.getLogger("d2.mcp")
+
+
+def build_server(proxy: Proxy) -> Server[Proxy]:
+    """The MCP server the clients talk to; its lifespan connects (and later closes) the upstreams."""
+
+    @asynccontextmanager
+    async def lifespan(_: Server[Proxy]) -> AsyncIterator[Proxy]:
+        async with anyio.create_task_group() as tg:
+            try:
+                await proxy.start(tg)
+                yield proxy
+            finally:
+                await proxy.aclose()
+                tg.cancel_scope.cancel()
+
+    return Server(
+        "d2-mcp-proxy",
+        version=d2.__version__,
+        instructions="Tools behind a d2 policy; a refused call is a tool error naming its reason code.",
+        lifespan=lifespan,
+        on_list_tools=proxy.list_tools,
+        on_call_tool=proxy.call_tool,
+        get_tool_input_schema=proxy.input_schema,
+    )
+
+
+def load_policy(config: ProxyConfig, instance_name: str) -> None:
+    """Load the policy (file, or discovery/cloud when none is named) before any client connects."""
+    d2.configure_rbac_sync(config.policy, instance_name=instance_name, hot_reload=config.policy is not None)
+    if config.decision_log:
+        d2.add_decision_sink(_jsonl_sink(config.decision_log))
+
+
+def _jsonl_sink(path: str) -> Any:
+    """Append each decision event as one JSON line (the same record the library's events carry)."""
+    import json
+    import threading
+    from dataclasses import asdict
+
+    lock = threading.Lock()
+
+    def sink(event: d2.DecisionEvent) -> None:
+        line = json.dumps(asdict(event), separators=(",", ":"), sort_keys=True)
+        with lock, open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    return sink
+
+
+async def serve_stdio(config: ProxyConfig, *, instance_name: str = "default") -> None:
+    """Serve one client on this process's stdin/stdout (a desktop client's ``command`` entry)."""
+    from mcp.server.stdio import stdio_server
+
+    proxy = Proxy(config, instance_name=instance_name)
+    server = build_server(proxy)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+def http_app(config: ProxyConfig, *, instance_name: str = "default") -> Any:
+    """The Starlette app serving streamable HTTP at ``/mcp``, bearer tokens required when auth is set."""
+    proxy = Proxy(config, instance_name=instance_name)
+    server = build_server(proxy)
+    host = config.listen[0] if config.listen else "127.0.0.1"
+    if proxy.verifier is None:
+        return server.streamable_http_app(host=host)
+    from mcp.server.auth.settings import AuthSettings
+
+    assert config.auth is not None
+    try:
+        settings = AuthSettings(
+            issuer_url=config.auth.issuer,  # type: ignore[arg-type]
+            resource_server_url=config.auth.resource_url,  # type: ignore[arg-type]
+            validate_token_resource=False,  # the verifier checks 'aud' itself
+        )
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"mcp-proxy: auth.issuer {config.auth.issuer!r} (and auth.resource_url, when given) must be "
+            f"http(s) URLs: {exc}"
+        ) from exc
+    return server.streamable_http_app(host=host, auth=settings, token_verifier=proxy.verifier)
+
+
+async def serve_http(config: ProxyConfig, *, instance_name: str = "default") -> None:
+    """Serve streamable HTTP on ``config.listen`` until cancelled."""
+    import uvicorn
+
+    assert config.listen is not None
+    app = http_app(config, instance_name=instance_name)
+    host, port = config.listen
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    await server.serve()

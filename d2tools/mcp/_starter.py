@@ -1,0 +1,152 @@
+"""``d2 init --mcp``: list an MCP server's tools and write a starter policy and starter scenarios.
+
+The server's own annotations do the first sorting: tools marked ``readOnlyHint`` go to a
+``<server>_read`` group a reader role gets; the rest go to an operator role only. Each tool's input
+schema becomes suggested input conditions, in comments, for the author to tighten and uncomment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp_types import Tool
+
+from ._config import UpstreamSpec
+from ._upstream import Upstream, UpstreamUnavailable
+
+__all__ = ["McpStarter", "discover_tools", "starter_for"]
+
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TYPES = {"string": "string", "integer": "int", "number": "float", "boolean": "bool", "array": "list",
+          "object": "dict"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class McpStarter:
+    """The starter files for one server."""
+
+    server: str
+    policy: str
+    scenarios: str
+    tool_ids: tuple[str, ...]
+
+
+async def _discover(spec: UpstreamSpec) -> list[Tool]:
+    upstream = Upstream(spec)
+    failure: UpstreamUnavailable | None = None
+    async with anyio.create_task_group() as tg:
+        try:
+            await upstream.start(tg)
+        except UpstreamUnavailable as exc:  # raised below, outside the task group (no exception group)
+            failure = exc
+        await upstream.aclose()
+        tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return list(upstream.tools)
+
+
+def discover_tools(spec: UpstreamSpec) -> list[Tool]:
+    """Start (or reach) the server, list its tools, and stop it again."""
+    return anyio.run(_discover, spec)
+
+
+def _suggest(schema: Mapping[str, Any] | None) -> list[str]:
+    """Suggested input conditions, one YAML line per parameter, from a JSON Schema ``properties``."""
+    if not isinstance(schema, Mapping):
+        return []
+    props = schema.get("properties")
+    if not isinstance(props, Mapping):
+        return []
+    required = set(schema.get("required") or ())
+    lines = []
+    for name, prop in props.items():
+        if not isinstance(prop, Mapping):
+            continue
+        ops: dict[str, Any] = {}
+        if prop.get("type") in _TYPES:
+            ops["type"] = _TYPES[prop["type"]]
+        if isinstance(prop.get("enum"), list):
+            ops["in"] = prop["enum"]
+        for src, dst in (("minimum", "min"), ("maximum", "max"), ("minLength", "minLength"),
+                         ("maxLength", "maxLength"), ("pattern", "matches")):  # fmt: skip
+            if src in prop:
+                ops[dst] = prop[src]
+        if name in required:
+            ops["required"] = True
+        if not ops:
+            continue
+        body = ", ".join(f"{k}: {v if k == 'type' else json.dumps(v)}" for k, v in ops.items())
+        key = name if _BARE.match(name) else json.dumps(name)
+        lines.append(f"{key}: {{{body}}}")
+    return lines
+
+
+def _read_only(tool: Tool) -> bool:
+    return bool(tool.annotations is not None and tool.annotations.read_only_hint)
+
+
+def _policy(server: str, tools: list[Tool], ids: dict[str, str], source: str) -> str:
+    reads = [ids[t.name] for t in tools if _read_only(t)]
+    out = [
+        f"# Starter policy for the MCP server '{server}' ({source}), written by `d2 init --mcp`.",
+        "# Review every grant, tighten the suggested conditions, then run `d2 lint` and `d2 test`.",
+        "metadata:",
+        f"  name: {json.dumps(server)}",
+    ]
+    if reads:
+        out += ["  tool_groups:", "    # Tools the server marks read-only (readOnlyHint).",
+                f"    {server}_read: [{', '.join(reads)}]"]  # fmt: skip
+    out += ["", "policies:"]
+    if reads:
+        out += [f"  - role: {server}_reader", "    permissions:", f'      - "@{server}_read"', ""]
+    out += [f"  - role: {server}_operator", "    permissions:"]
+    for tool in tools:
+        suggestions = _suggest(tool.input_schema)
+        if not suggestions:
+            out.append(f"      - {ids[tool.name]}")
+            continue
+        out += [f"      - tool: {ids[tool.name]}",
+                "        # Suggested from the input schema; uncomment and tighten:",
+                "        # conditions:", "        #   input:"]  # fmt: skip
+        out += [f"        #     {line}" for line in suggestions]
+    return "\n".join(out) + "\n"
+
+
+def starter_for(
+    server: str,
+    tools: list[Tool],
+    *,
+    source: str,
+    policy_ref: str = "../policy.yaml",
+    tool_id: str = "{server}.{tool}",
+) -> McpStarter:
+    """Build the starter policy and scenarios for ``server``'s ``tools``."""
+    from d2tools.testing import starter_scenario
+
+    ids = {t.name: tool_id.format(server=server, tool=t.name) for t in tools}
+    reads = [ids[t.name] for t in tools if _read_only(t)]
+    writes = [ids[t.name] for t in tools if not _read_only(t)]
+    grants: dict[str, list[str]] = {f"{server}_operator": list(ids.values())}
+    if reads:
+        grants[f"{server}_reader"] = reads
+    scenarios = starter_scenario(list(ids.values()), policy_ref, grants=grants)
+    if reads and writes:
+        scenarios += "\n".join([
+            f"  # A reader may not write: an edit that hands {server}_reader a write tool fails here.",
+            f'  - name: "{server}_reader may not call {{tool}}"',
+            f"    roles: [{server}_reader]",
+            "    steps:",
+            '      - call: "{tool}"',
+            "        expect: {deny: rbac}",
+            "    where:",
+            "      columns: [tool]",
+            "      rows:",
+            *(f"        - [{json.dumps(t)}]" for t in writes),
+        ]) + "\n"  # fmt: skip
+    return McpStarter(server, _policy(server, tools, ids, source), scenarios, tuple(ids.values()))

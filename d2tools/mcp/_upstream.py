@@ -1,0 +1,184 @@
+"""One upstream MCP server: connect with the ``mcp`` client, list its tools, call them, survive a crash.
+
+Each connection lives in its own task (the client's transport and task group are entered there), so
+an upstream that dies cannot tear down the proxy or the other upstreams: the call in flight gets an
+"unavailable" answer, the next call reconnects (restarting a stdio server), and while reconnecting
+fails every call to that server is answered the same way. A client-side timeout or a closed
+connection is the *client's* error (-32001/-32000), never mistaken for the server's verdict.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TextIO
+
+import anyio
+from anyio.abc import TaskGroup
+from mcp import Client, MCPError, StdioServerParameters, stdio_client
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Tool
+
+from ._config import UpstreamSpec
+
+__all__ = ["Upstream", "UpstreamUnavailable"]
+
+log = logging.getLogger("d2.mcp")
+_PAGE_CAP = 100
+
+
+class UpstreamUnavailable(Exception):
+    """The upstream server is down, timed out, or could not be (re)started."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"upstream '{name}' is unavailable: {why}")
+        self.name = name
+        self.why = why
+
+
+class Upstream:
+    """A live (or restartable) connection to one MCP server."""
+
+    def __init__(
+        self, spec: UpstreamSpec, *, errlog: TextIO | None = None, on_tools: Callable[[], None] | None = None
+    ) -> None:
+        self.spec = spec
+        self._on_tools = on_tools
+        self.name = spec.name
+        self.tools: list[Tool] = []
+        self._errlog = errlog or sys.stderr
+        self._client: Client | None = None
+        self._stop: anyio.Event | None = None
+        self._tg: TaskGroup | None = None
+        self._lock = anyio.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._client is not None
+
+    def _transport(self) -> Any:
+        spec = self.spec
+        if spec.server is not None:
+            return spec.server
+        if spec.url is not None:
+            if not spec.headers:
+                return spec.url
+            return _http_with_headers(spec.url, dict(spec.headers))
+        params = StdioServerParameters(
+            command=spec.command[0], args=list(spec.command[1:]), env=dict(spec.env) or None, cwd=spec.cwd
+        )
+        return stdio_client(params, errlog=self._errlog)
+
+    async def start(self, tg: TaskGroup) -> None:
+        """Connect and list the tools; raise :class:`UpstreamUnavailable` when the server does not come up."""
+        self._tg = tg
+        await self._connect()
+
+    async def _connect(self) -> None:
+        assert self._tg is not None
+        ready = anyio.Event()
+        failure: list[BaseException] = []
+        stop = anyio.Event()
+        self._stop = stop
+
+        async def own() -> None:
+            try:
+                async with Client(
+                    self._transport(), read_timeout_seconds=self.spec.timeout, cache=None
+                ) as client:
+                    self.tools = await _list_all(client)
+                    self._client = client
+                    if self._on_tools is not None:
+                        self._on_tools()
+                    ready.set()
+                    await stop.wait()
+            except Exception as exc:  # the server's death must not reach the proxy's task group
+                failure.append(exc)
+                self.last_error = _describe(exc)
+                if ready.is_set():
+                    log.warning("d2 mcp-proxy: upstream '%s' ended: %s", self.name, self.last_error)
+            finally:
+                self._client = None
+                ready.set()
+
+        self._tg.start_soon(own, name=f"d2-mcp-upstream-{self.name}")
+        with anyio.move_on_after(self.spec.timeout + 5):
+            await ready.wait()
+        if self._client is None:
+            stop.set()
+            why = self.last_error if failure else "did not answer in time"
+            raise UpstreamUnavailable(self.name, why or "did not start")
+
+    async def ensure(self) -> Client:
+        """Return a live client, reconnecting once if the last connection ended."""
+        client = self._client
+        if client is not None:
+            return client
+        async with self._lock:
+            if self._client is None:
+                log.warning("d2 mcp-proxy: reconnecting to upstream '%s'", self.name)
+                await self._connect()
+            assert self._client is not None
+            return self._client
+
+    async def call(self, name: str, arguments: Mapping[str, Any]) -> CallToolResult:
+        """Call ``name`` upstream; a dead connection or a timeout raises :class:`UpstreamUnavailable`."""
+        try:
+            client = await self.ensure()
+        except UpstreamUnavailable:
+            raise
+        try:
+            return await client.call_tool(name, dict(arguments))
+        except MCPError as exc:
+            if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
+                self._drop(_describe(exc))
+                raise UpstreamUnavailable(self.name, _describe(exc)) from exc
+            raise
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as exc:
+            self._drop(_describe(exc))
+            raise UpstreamUnavailable(self.name, _describe(exc)) from exc
+
+    def _drop(self, why: str) -> None:
+        self.last_error = why
+        self._client = None
+        if self._stop is not None:
+            self._stop.set()
+
+    async def aclose(self) -> None:
+        """Close the connection (stopping a stdio server)."""
+        if self._stop is not None:
+            self._stop.set()
+
+
+@asynccontextmanager
+async def _http_with_headers(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+    """Streamable HTTP with extra request headers; the HTTP client closes with the connection."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with (
+        httpx2.AsyncClient(headers=headers) as http,
+        streamable_http_client(url, http_client=http) as streams,
+    ):
+        yield streams
+
+
+async def _list_all(client: Client) -> list[Tool]:
+    tools: list[Tool] = []
+    cursor: str | None = None
+    for _ in range(_PAGE_CAP):
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return tools
+
+
+def _describe(exc: BaseException) -> str:
+    inner = getattr(exc, "exceptions", None)  # an exception group (Python 3.10 has no builtin name)
+    if isinstance(inner, tuple) and inner:
+        return "; ".join(_describe(e) for e in inner)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,1 @@
+"""``d2 tui --demo``: an example policy and a simulated agent making allowed and refused calls."""

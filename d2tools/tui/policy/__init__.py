@@ -1,0 +1,1 @@
+"""Policy view: roles → grants, tools → roles, groups, sequences, data flow, diagnostics, YAML source."""
