@@ -31,7 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import d2
-from d2._runtime import events
+
+try:
+    from d2._runtime import events
+except ImportError:  # the layout before the d2/ reorganisation (to compare with an older checkout)
+    from d2 import _events as events  # type: ignore[no-redef]
 
 ROLES_AT_FULL_SIZE = 100
 CONDITION_SHARE = 143  # per mille of grants with input conditions (1,430 of 10,000)

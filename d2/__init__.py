@@ -38,18 +38,12 @@ from d2._runtime.request_values import get_request_values as get_request_values
 from d2._runtime.request_values import record_untrusted as record_untrusted
 from d2._runtime.request_values import set_request_values as set_request_values
 from d2._runtime.restrict import restrict as restrict
-from d2._runtime.session import httpx_session_hook as httpx_session_hook
-from d2._runtime.session import httpx_session_hook_async as httpx_session_hook_async
-from d2._runtime.session import join_session as join_session
-from d2._runtime.session import session as session
-from d2._runtime.session import session_reference as session_reference
 from d2._runtime.stream import serve_decision_stream as serve_decision_stream
 from d2._sources.manager import PolicyManager as PolicyManager
 from d2._sources.manager import get_policy_manager as get_policy_manager
 from d2._sources.manager import load_policy_file as load_policy_file
 from d2._sources.manager import shutdown_all_rbac as shutdown_all_rbac
 from d2._sources.manager import shutdown_rbac as shutdown_rbac
-from d2._sources.session_state import configure_session_state as configure_session_state
 from d2.exceptions import BundleExpiredError as BundleExpiredError
 from d2.exceptions import ConfigurationError as ConfigurationError
 from d2.exceptions import ContextLeakWarning as ContextLeakWarning
@@ -69,8 +63,24 @@ from . import threads as threads
 if TYPE_CHECKING:
     from d2._lang.compiler import CompileResult as CompileResult
     from d2._lang.compiler import compile_policy as compile_policy
+    from d2._runtime.session import httpx_session_hook as httpx_session_hook
+    from d2._runtime.session import httpx_session_hook_async as httpx_session_hook_async
+    from d2._runtime.session import join_session as join_session
+    from d2._runtime.session import session as session
+    from d2._runtime.session import session_reference as session_reference
+    from d2._sources.session_state import configure_session_state as configure_session_state
 
-_LAZY = {"CompileResult": "._lang.compiler", "compile_policy": "._lang.compiler"}
+# Imported on first use: the compiler pulls jsonschema and ruamel.yaml; sessions pull their key handling.
+_LAZY = {
+    "CompileResult": "._lang.compiler",
+    "compile_policy": "._lang.compiler",
+    "configure_session_state": "._sources.session_state",
+    "httpx_session_hook": "._runtime.session",
+    "httpx_session_hook_async": "._runtime.session",
+    "join_session": "._runtime.session",
+    "session": "._runtime.session",
+    "session_reference": "._runtime.session",
+}
 
 
 def __getattr__(name: str) -> Any:

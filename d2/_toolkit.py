@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from d2._base.diagnostics import Diagnostic, Location, Severity
 from d2._base.suggest import suggest
-from d2._core.model import CompiledPolicy, Grant
+from d2._core.model import CompiledPolicy, Grant, MissingAttribute
 from d2._core.origins import RequestValues, origins_of
 from d2._core.state import RequestLog, RequestState, UserContext
-from d2._engine.decide import apply_output, authorize, deny
+from d2._engine.decide import apply_output, authorize, deny, missing_attribute
 from d2._engine.provenance import track_output
 from d2._lang.compiler import CompileResult, compile_policy
 from d2._lang.schema import load_schema, schema_diagnostics
@@ -53,6 +53,7 @@ __all__ = [
     "HttpError",
     "JsonPath",
     "Location",
+    "MissingAttribute",
     "RequestLog",
     "RequestState",
     "RequestValues",
@@ -79,6 +80,7 @@ __all__ = [
     "load_private_key",
     "load_schema",
     "max_bytes_from_env",
+    "missing_attribute",
     "origins_of",
     "parse_jwks",
     "parse_policy_file",

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from d2._base.diagnostics import Location
 from d2._core.model import CompiledPolicy, Grant, MissingAttribute, Violation
 from d2._core.state import RequestState
+from d2._engine.shared import record_shared
 from d2.exceptions import PermissionDeniedError, Reason
 
 __all__ = ["apply_output", "authorize", "deny", "deny_for_violation", "missing_attribute"]
@@ -145,9 +146,11 @@ def _passing_grants(
 def _sequence_flow_record(policy: CompiledPolicy, state: RequestState, tool: str) -> None:
     log = state.log
     if log.shared is not None:
-        from d2._engine.shared import record_shared
-
-        record_shared(policy, state, tool, log.shared)
+        refusal = record_shared(policy, state, tool, log.shared)
+        if isinstance(refusal, Violation):
+            deny_for_violation(refusal, tool, state)
+        if refusal is not None:
+            deny(refusal.reason, tool, state, detail=refusal.detail)
         return
     seq, flow = policy.sequence, policy.flow
     if seq is None and flow is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from d2._core.model import CompiledPolicy, Violation
 from d2._core.session import CALL, FACT, Delta, SessionFault, SharedSession
 from d2._core.state import RequestLog, RequestState
-from d2._engine.decide import deny, deny_for_violation
 
 __all__ = ["MAX_ROUNDS", "apply_delta", "mirror_entries", "record_shared", "share_facts"]
 
@@ -21,8 +20,13 @@ MAX_ROUNDS = 32
 STATE_UNAVAILABLE = "state_unavailable"
 
 
-def record_shared(policy: CompiledPolicy, state: RequestState, tool: str, shared: SharedSession) -> None:
-    """Check sequence and data-flow rules of ``tool`` against the shared session; append it if allowed."""
+def record_shared(
+    policy: CompiledPolicy, state: RequestState, tool: str, shared: SharedSession
+) -> Violation | SessionFault | None:
+    """Check sequence and data-flow rules of ``tool`` against the shared session; append it if allowed.
+
+    Returns None when the call was allowed and recorded, else what refuses it (the caller raises).
+    """
     log = state.log
     flow = policy.flow
     labels = tuple(flow.emits.get(tool, ())) if flow is not None else ()
@@ -34,25 +38,22 @@ def record_shared(policy: CompiledPolicy, state: RequestState, tool: str, shared
                 delta = shared.commit(entries, labels if violation is None else ())
             except SessionFault as fault:
                 if not (shared.degraded and fault.reason == STATE_UNAVAILABLE):
-                    deny(fault.reason, tool, state, detail=fault.detail)
+                    return fault
                 delta = None  # degraded mode (explicit opt-in): this replica's view decides
                 if violation is None:
                     shared.local(entries)
             if delta is None:
                 if violation is not None:
-                    deny_for_violation(violation, tool, state)
+                    return violation
                 _append(policy, log, tool)
-                return
+                return None
             if delta.lost:
                 shared.reseed(mirror_entries(log))
             else:
                 apply_delta(policy, log, delta)
-        deny(
-            STATE_UNAVAILABLE,
-            tool,
-            state,
-            detail=f"session state changed under {MAX_ROUNDS} consecutive attempts; refused",
-        )
+    return SessionFault(
+        STATE_UNAVAILABLE, f"session state changed under {MAX_ROUNDS} consecutive attempts; refused"
+    )
 
 
 def share_facts(

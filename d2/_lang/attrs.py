@@ -89,12 +89,15 @@ def attr_test(spec: Any, ref: AttrRef, op: str, where: Location | None) -> Calla
     """Build the test of operator ``spec`` whose operand is read through ``ref`` at call time."""
 
     # One-entry cache keyed by the (immutable) attributes mapping: a request prepares each operand once.
-    cache: list[Any] = [None, None]
+    # The key and the prepared test live in ONE tuple swapped in a single store, so concurrent requests
+    # of different users can never pair one user's attributes with another user's operand.
+    cache: list[tuple[Any, Callable[[Any, Any], Any]] | None] = [None]
 
     def test(v: Any, s: Any) -> bool:
         attrs = s.user.attributes
-        if cache[0] is attrs:
-            return bool(cache[1](v, s))
+        entry = cache[0]
+        if entry is not None and entry[0] is attrs:
+            return bool(entry[1](v, s))
         raw = ref.resolve(s)
         if raw is _MISSING:
             raise MissingAttribute(ref, op, where, "is not set for this user")
@@ -102,7 +105,7 @@ def attr_test(spec: Any, ref: AttrRef, op: str, where: Location | None) -> Calla
             built = spec.build(spec.prepare(_thaw(raw)))
         except OperandError as exc:
             raise MissingAttribute(ref, op, where, f"cannot be used by '{op}': {exc.message}") from None
-        cache[1], cache[0] = built, attrs
+        cache[0] = (attrs, built)
         return bool(built(v, s))
 
     return test

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
     from d2._lang.compile_context import CompileContext
     from d2._lang.source import JsonPath
 
-__all__ = ["CHECKED", "InputConditions", "compile_input_conditions"]
+__all__ = ["CALL", "CHECKED", "InputConditions", "compile_input_conditions"]
 
 _MISSING: Any = object()
 _EXACT = frozenset({str, int, float, bool, type(None)})
-# Set (as a key of the bound-arguments dict) when a checked value was replaced by its snapshot.
+# Keys outside the parameter namespace: CALL (in the bound arguments) holds the call's own keyword
+# dict; CHECKED (in that dict) the bound arguments once a checked value was replaced by its snapshot.
+CALL: Any = type("Call", (), {"__repr__": lambda self: "<call>"})()
 CHECKED: Any = type("Checked", (), {"__repr__": lambda self: "<checked>"})()
 
 
@@ -57,23 +59,23 @@ class InputConditions:
 
         A value that is not a plain ``str``/``int``/``float``/``bool``/``None`` is checked as its
         :func:`snapshot` (exact built-in types, containers copied); when ``args`` is the guard's dict
-        of bound arguments, the snapshot replaces the value there and :data:`CHECKED` is set, so the
-        tool receives exactly what was checked.
+        of bound arguments, the snapshot replaces the value there and the dict is handed back to the
+        call (see :func:`_take_snapshot`), so the tool receives exactly what was checked.
         """
         for name, passes, param in self._fields:
             value = args.get(name, _MISSING)
-            if value is _MISSING:
+            if value.__class__ in _EXACT:  # the common case: a plain value, checked as it is
+                ok = passes(value, state)
+            elif value is _MISSING:
                 if param.constraint.required:
                     return self._missing(param)
                 continue
-            if value.__class__ not in _EXACT:
+            else:
                 try:
                     value = _take_snapshot(args, name, value)
                     ok = passes(value, state)
                 except Opaque as exc:
                     return _opaque(param, self.location, exc)
-            else:
-                ok = passes(value, state)
             if not ok:
                 try:
                     return _failure(param, value, state)
@@ -92,10 +94,17 @@ class InputConditions:
 
 
 def _take_snapshot(args: Mapping[str, Any], name: str, value: Any) -> Any:
+    """Check the snapshot; put it in the bound arguments and hand those to the call being decided.
+
+    The guard's bound arguments carry the call's own keyword dict under :data:`CALL`; the bound
+    dict is put there under :data:`CHECKED`, where the guard finds it before it calls the tool.
+    """
     copy = snapshot(value)
     if copy is not value and isinstance(args, dict):
         args[name] = copy
-        args[CHECKED] = True
+        call = args.pop(CALL, None)
+        if call is not None:
+            call[CHECKED] = args
     return copy
 
 

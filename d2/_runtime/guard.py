@@ -19,7 +19,7 @@ from d2._base.log import logger
 from d2._core.model import CompiledPolicy
 from d2._engine.decide import apply_output, authorize, deny
 from d2._engine.provenance import track_output
-from d2._lang.conditions import CHECKED
+from d2._lang.conditions import CALL, CHECKED
 from d2._runtime import events as _events
 from d2._runtime.context import _STATE, RequestState
 from d2._sources.manager import PolicyManager, get_policy_manager
@@ -48,8 +48,6 @@ class _Raise:
 
 
 RAISE: Any = _Raise()
-# The key under which ``_Guard.bind`` leaves the bound arguments in the wrapper's own kwargs dict.
-_BOUND: Any = type("Bound", (), {"__repr__": lambda self: "<bound arguments>"})()
 
 
 def _env_strict() -> bool:
@@ -102,21 +100,18 @@ class _Guard:
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], state: RequestState) -> Mapping[str, Any]:
         """Map the call's arguments to parameter names, defaults applied (``**kwargs`` entries by name).
 
-        ``kwargs`` is the wrapper's own dict (Python makes a fresh one per call): the bound arguments are
-        left in it under :data:`_BOUND`, so the wrapper finds the snapshots input conditions checked
-        (and a second bind in the same decision is free). The wrapper removes the entry before the call.
+        The bound arguments also carry ``kwargs`` (the wrapper's own dict; Python makes a fresh one per
+        call) under :data:`CALL`: when an input condition checks a snapshot instead of an argument, it
+        leaves the bound arguments there, and the wrapper calls the tool with what was checked.
         """
-        if kwargs:
-            done: Mapping[str, Any] | None = kwargs.get(_BOUND)
-            if done is not None:
-                return done
         binder = self.binder
         if binder is None:
             from d2._runtime.binding import compile_binder
 
             binder = self.binder = compile_binder(self.signature())
         try:
-            bound = kwargs[_BOUND] = binder(args, kwargs)
+            bound = binder(args, kwargs)
+            bound[CALL] = kwargs
             return bound
         except TypeError as exc:
             deny(
@@ -240,10 +235,8 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
             ):
                 g.precheck(policy, state)
             grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
-            if kwargs:  # the arguments were bound: take them out of the call (and use the checked ones)
-                bound = kwargs.pop(_BOUND, None)
-                if bound is not None and CHECKED in bound:
-                    args, kwargs = g.checked_call(args, kwargs, bound)
+            if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
+                args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:
             if started:
                 g.emit(started, False, exc)
@@ -289,10 +282,8 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
             ):
                 g.precheck(policy, state)
             grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
-            if kwargs:  # the arguments were bound: take them out of the call (and use the checked ones)
-                bound = kwargs.pop(_BOUND, None)
-                if bound is not None and CHECKED in bound:
-                    args, kwargs = g.checked_call(args, kwargs, bound)
+            if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
+                args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:
             if started:
                 g.emit(started, False, exc)

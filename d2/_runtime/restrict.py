@@ -20,6 +20,7 @@ from d2._base.suggest import suggest
 from d2._core.model import MissingAttribute, Violation
 from d2._engine.decide import missing_attribute
 from d2._runtime.context import RequestLog, RequestState, current_state, push_state, reset_state
+from d2._runtime.restrict_live import LiveRestriction
 from d2.exceptions import ConfigurationError, D2NoContextError, Reason
 
 if TYPE_CHECKING:
@@ -316,9 +317,7 @@ def restrict(
     manager = get_policy_manager(instance_name)
     first = compile_restriction(parts, manager.policy, name=label)  # errors surface here, at once
     _check_parameters(first, manager)
-    from d2._runtime.restrict_live import LiveRestriction  # imports this module: bound at call time
-
-    return _RestrictScope(LiveRestriction(parts, manager, first))
+    return _RestrictScope(LiveRestriction(parts, manager, first, compile_restriction))
 
 
 def _check_parameters(restriction: Restriction, manager: Any) -> None:

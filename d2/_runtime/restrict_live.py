@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from d2._base.diagnostics import Location
 from d2._core.model import Violation
 from d2._core.state import RequestLog, RequestState
-from d2._runtime.restrict import Restriction, compile_restriction
 from d2.exceptions import ConfigurationError, Reason
 
 __all__ = ["LiveRestriction"]
+
+# compile_restriction(fragment, policy, *, name) -> Restriction, passed in by d2._runtime.restrict
+# (which imports this module), so the two never import each other.
+Compile = Callable[..., Any]
 
 
 class LiveRestriction:
@@ -24,9 +27,12 @@ class LiveRestriction:
     every call is refused until the block ends: a restriction never silently stops narrowing.
     """
 
-    __slots__ = ("_current", "_error", "_fragment", "_lock", "_manager", "_policy", "name")
+    __slots__ = ("_compile", "_current", "_error", "_fragment", "_lock", "_manager", "_policy", "name")
 
-    def __init__(self, fragment: Mapping[str, Any], manager: Any, first: Restriction) -> None:
+    def __init__(
+        self, fragment: Mapping[str, Any], manager: Any, first: Any, compile_restriction: Compile
+    ) -> None:
+        self._compile = compile_restriction
         self.name = first.name
         self._fragment = fragment
         self._manager = manager
@@ -41,18 +47,19 @@ class LiveRestriction:
         A restriction object may be entered by many requests (or twice in one); its sequence progress
         must never carry from one block to another.
         """
-        copy = LiveRestriction(self._fragment, self._manager, replace(self._current, progress=RequestLog()))
+        first = replace(self._current, progress=RequestLog())
+        copy = LiveRestriction(self._fragment, self._manager, first, self._compile)
         copy._policy, copy._error = self._policy, self._error
         return copy
 
-    def current(self) -> Restriction | None:
+    def current(self) -> Any:
         """The restriction compiled against the policy in force (None if it no longer compiles)."""
         policy = self._manager.policy
         if policy is not self._policy:
             with self._lock:
                 if policy is not self._policy:
                     try:
-                        fresh = compile_restriction(self._fragment, policy, name=self.name)
+                        fresh = self._compile(self._fragment, policy, name=self.name)
                         self._current = replace(fresh, progress=self._current.progress)
                         self._error = None
                     except ConfigurationError as exc:
@@ -69,7 +76,8 @@ class LiveRestriction:
             )
             where = Location(f"<restriction {self.name}>", 1, 1)
             return Violation(Reason.RESTRICTION, tool, "reload", where, message)
-        return current.check(tool, args, state)
+        found: Violation | None = current.check(tool, args, state)
+        return found
 
     def record(self, tool: str) -> None:
         current = self.current()

@@ -12,6 +12,7 @@ JSON lines (no argument values; user ids hashed when ``D2_HASH_USER_IDS=1``). On
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -348,6 +349,7 @@ def serve_decision_stream(
         )
     stream = DecisionStream(chosen, max_subscribers=max_subscribers, buffer_lines=buffer_lines).start()
     _ACTIVE.append(stream)
+    atexit.register(stream.stop)  # remove the socket file on a normal exit (a stale one is replaced anyway)
     return stream
 
 

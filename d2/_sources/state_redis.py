@@ -28,7 +28,8 @@ SESSION_INVALID = "session_invalid"
 
 # KEYS: list, meta, facts. ARGV: expected version, owner, ttl ms, max entries, max labels, n entries,
 # entries..., labels... Replies: {1, v} appended (or current); {0, v, reset, entries, labels} the mirror
-# is stale; {-1} the session has another owner; {-2} the label bound would be passed. "f" entries
+# is stale (with every label, so replicas on different policy versions still share the labels each
+# call added); {-1} the session has another owner; {-2} the label bound would be passed. "f" entries
 # (labels set by code) join the label set too, so a trimmed history never loses one.
 _SCRIPT = """
 local meta = redis.call('HMGET', KEYS[2], 'v', 'o')
@@ -44,7 +45,7 @@ if expected ~= v then
   if expected < first or expected > v then
     return {0, v, 1, redis.call('LRANGE', KEYS[1], 0, -1), redis.call('SMEMBERS', KEYS[3])}
   end
-  return {0, v, 0, redis.call('LRANGE', KEYS[1], expected - first, -1), {}}
+  return {0, v, 0, redis.call('LRANGE', KEYS[1], expected - first, -1), redis.call('SMEMBERS', KEYS[3])}
 end
 local count = tonumber(ARGV[6])
 local labels = {}

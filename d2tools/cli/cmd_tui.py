@@ -28,6 +28,8 @@ Examples:
     d2 tui policy.yaml --coverage report.json --log decisions.jsonl
 
     d2 tui --stream unix:/tmp/app-d2.sock
+
+    d2 tui policy.yaml --server https://cp.example --app shop   # what publishing would change
 """
 
 
@@ -71,8 +73,10 @@ def tui(
 ) -> None:
     """Open the inspector."""
     sources = sum(bool(x) for x in (path, demo, state, server))
-    if sources > 1:
-        usage_error("give one of PATH, --demo, --state or --server")
+    if sources > 1 and not (path and server and sources == 2):
+        usage_error(
+            "give one of PATH, --demo, --state or --server (or PATH with --server to diff against it)"
+        )
     if app_name and not server:
         usage_error("--app needs --server URL", param_hint="--app")
     try:
@@ -80,7 +84,7 @@ def tui(
     except ImportError as exc:
         fail(f"d2 tui needs Textual ({exc}); install it with: pip install 'd2-guard[cli]'", code=EXIT_USAGE)
     streams = list(stream or [])
-    if not streams and os.environ.get("D2_DECISION_STREAM"):
+    if not streams and not demo and os.environ.get("D2_DECISION_STREAM"):
         streams.append(os.environ["D2_DECISION_STREAM"])
     options = TuiOptions(
         path=path,

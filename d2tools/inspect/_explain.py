@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from d2._toolkit import RequestLog, RequestState, UserContext
-from d2._toolkit import authorize
-from d2._toolkit import CompiledPolicy, Grant
+from d2._toolkit import (
+    CompiledPolicy,
+    Grant,
+    MissingAttribute,
+    RequestLog,
+    RequestState,
+    UserContext,
+    authorize,
+    missing_attribute,
+)
 from d2.exceptions import PermissionDeniedError, Reason
 
 __all__ = ["Explanation", "GrantCheck", "explain"]
@@ -115,7 +122,11 @@ def _grant_checks(
 
 
 def _check(grant: Grant, state: RequestState, args: Mapping[str, Any]) -> GrantCheck:
-    violation = grant.input.check(args, state) if grant.input is not None else None
+    try:
+        violation = grant.input.check(args, state) if grant.input is not None else None
+    except MissingAttribute as exc:
+        # The runtime refuses such a call (missing_attribute); explain it the same way, never crash.
+        violation = missing_attribute(exc)
     detail = f"{violation.message} (condition at {violation.location})" if violation is not None else None
     return GrantCheck(
         grant.role,

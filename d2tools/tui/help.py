@@ -18,7 +18,7 @@ _NOTES = (
     "Filters: policy view — any text (role, tool, @group, sequence element); live view — words are"
     " ANDed: user:NAME tool:NAME role:NAME reason:CODE, refused, allowed, or any text.",
     "No mouse needed: tab / shift+tab move between panes, arrows move, enter selects,"
-    " escape leaves a filter.",
+    " escape leaves a filter or the explain form.",
     "Colours follow NO_COLOR (https://no-color.org): set it to any value for a monochrome UI.",
 )
 

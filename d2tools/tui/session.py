@@ -57,18 +57,25 @@ def open_session(options: TuiOptions) -> Session:
     """Load what ``options`` name; the first policy found is the one the views open on."""
     notes: list[str] = []
     bundles: list[tuple[BundleRead, LoadedPolicy | None]] = []
+    diff: PolicyDiff | None = None
     if options.demo:
         from .demo.agent import demo_policy_path
 
         policy = load_path_policy(demo_policy_path(), now=options.now)
         _demo_bundles(options, bundles, notes)
+    elif options.server and options.path is not None:
+        # Before `d2 publish`: the local file on screen, the published bundle as the diff's old side.
+        policy = _from_path(options, options.path, bundles, notes)
+        published = _from_server(options, bundles, notes)
+        if published.doc is not None and policy.doc is not None:
+            diff = diff_docs(published.doc, policy.doc)
     elif options.server:
         policy = _from_server(options, bundles, notes)
     elif options.state:
         policy = _from_state(options, bundles, notes)
     else:
         policy = _from_path(options, options.path, bundles, notes)
-    session = Session(options, policy, bundles, notes=notes)
+    session = Session(options, policy, bundles, diff=diff, notes=notes)
     if options.demo and len(bundles) == 2:
         old, new = bundles[1][1], bundles[0][1]
         if old is not None and new is not None and old.doc is not None and new.doc is not None:

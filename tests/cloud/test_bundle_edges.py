@@ -165,3 +165,12 @@ def test_a_truncated_or_padded_token_is_refused(running, host) -> None:  # type:
         running.poll_once()
         assert isinstance(running.last_error, d2.InvalidSignatureError), bad
         assert running.current.version == 4
+
+
+def test_the_size_cap_is_exactly_24_mib_as_documented() -> None:
+    cap = 24 * 1024 * 1024
+    with pytest.raises(d2.PolicyTooLargeError):
+        verify_bundle("a" * (cap + 1), KEYS)
+    with pytest.raises(d2.InvalidSignatureError) as refused:
+        verify_bundle("a" * cap, KEYS)
+    assert not isinstance(refused.value, d2.PolicyTooLargeError)

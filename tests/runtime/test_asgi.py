@@ -43,7 +43,10 @@ def capture() -> tuple[list[d2.UserContext | None], Any]:
 @pytest.mark.parametrize("kind", ["http", "websocket"])
 def test_headers_extractor_sets_user_for_http_and_websocket(kind: str) -> None:
     seen, app = capture()
-    run_app(d2.ASGIMiddleware(app, user_extractor=d2.headers_extractor), scope(kind, {"X-D2-User": "alice", "X-D2-Roles": " viewer , ,admin "}))
+    run_app(
+        d2.ASGIMiddleware(app, user_extractor=d2.headers_extractor),
+        scope(kind, {"X-D2-User": "alice", "X-D2-Roles": " viewer , ,admin "}),
+    )
     assert seen == [d2.UserContext("alice", frozenset({"viewer", "admin"}))]
     assert d2.get_user_context().user_id is None
 

@@ -100,6 +100,7 @@ def test_unix_socket_streams_guarded_decisions(guarded, tmp_path: Path) -> None:
     ]
     assert "s3cr3t-argument" not in json.dumps(lines)  # argument values never travel
     assert not path.exists()
+    stream.stop()  # stopping twice (explicitly, then at exit) is harmless
 
 
 def test_tcp_port_zero_reports_the_real_port() -> None:
@@ -160,7 +161,7 @@ def test_slow_subscriber_never_blocks_and_is_told_what_it_lost(tmp_path: Path) -
         for i in range(10_000):  # the subscriber reads nothing meanwhile
             stream(_event(i))
         elapsed = time.perf_counter() - started
-        assert elapsed < 2.0, f"the sink blocked: {elapsed:.2f} s for 10,000 events"
+        assert elapsed < 5.0, f"the sink blocked: {elapsed:.2f} s for 10,000 events"
         assert stream.dropped > 0
         lines = _read_lines(sock, 10_000)  # every event is delivered or counted as dropped
         sock.close()

@@ -9,8 +9,8 @@ import pytest
 
 import d2
 from d2._lang.compiler import compile_policy
-from d2._sources.discovery import discover_policy
 from d2._lang.source import parse_policy_text
+from d2._sources.discovery import discover_policy
 
 GOOD = "policies:\n  - role: admin\n    permissions: ['*']\n"
 

@@ -34,3 +34,16 @@ def test_server_with_a_wrong_token_is_a_note_not_a_crash(app, monkeypatch: pytes
     monkeypatch.setenv("D2_TOKEN", "d2_rt_not-a-real-token")
     session = open_session(TuiOptions(server=app.server.url, app=app.name))
     assert session.policy.policy is None and session.notes
+
+
+def test_local_file_with_server_diffs_against_the_published_bundle(
+    app, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert app.publish(POLICY.read_text()).status_code == 201
+    edited = tmp_path / "policy.yaml"
+    edited.write_text(POLICY.read_text().replace('      - "@egress"\n', ""))
+    monkeypatch.setenv("D2_TOKEN", app.runtime)
+    session = open_session(TuiOptions(path=edited, server=app.server.url, app=app.name))
+    assert session.policy.file == str(edited)
+    assert session.diff is not None
+    assert session.diff.lines()[2:] == ["~ role analyst", "    - email.send", "    - http.post"]

@@ -40,6 +40,15 @@ policies:
         conditions:
           input:
             table: {in: [analytics]}
+      - tool: mixed.tool
+        conditions:
+          input:
+            value: {not_in: [admin, 1, true]}
+            other: {ne: null}
+      - tool: out.tool
+        conditions:
+          output:
+            role: {not_in: [admin]}
 """
 
 SEEN: dict[str, Any] = {}
@@ -72,6 +81,11 @@ def query(table: Any, sql: Any = "select 1", limit: Any = 10) -> Any:
 @d2.d2_guard("kw.tool")
 def loose(**kwargs: Any) -> Any:
     SEEN.update(kwargs)
+    return "ran"
+
+
+@d2.d2_guard("mixed.tool")
+def mixed(value: Any = "x", other: Any = "y") -> str:
     return "ran"
 
 
@@ -127,6 +141,36 @@ def test_not_contains_still_reads_lists_strings_and_dicts() -> None:
     assert not _allowed(write_note, tags=["a", "secret"])
     assert not _allowed(write_note, tags="top secret")
     assert not _allowed(write_note, tags={"secret": 1})
+
+
+def test_not_in_accepts_every_type_its_operands_have() -> None:
+    for value in ("x", 5, 2.5, False):
+        assert _allowed(mixed, value), value
+    for value in ("admin", 1, 1.0, True, None, [1], b"x", {"a": 1}):
+        assert not _allowed(mixed, value), value
+
+
+def test_ne_null_forbids_only_none() -> None:
+    for other in ("x", 0, False, [None], {}):
+        assert _allowed(mixed, other=other), other
+    assert not _allowed(mixed, other=None)
+
+
+def test_output_not_in_compares_a_str_subclass_as_its_text() -> None:
+    class Role(str):
+        pass
+
+    value: dict[str, Any] = {}
+    tool = d2.d2_guard("out.tool")(lambda: value)
+    with d2.set_user_context("u", ["r"]):
+        value["role"] = Role("viewer")
+        assert tool() == {"role": "viewer"}
+        value["role"] = Role("admin")
+        with pytest.raises(d2.PermissionDeniedError):
+            tool()
+        value["role"] = ["viewer"]
+        with pytest.raises(d2.PermissionDeniedError):
+            tool()
 
 
 # -- item 14: exact built-in values -------------------------------------------------------------

@@ -20,7 +20,7 @@ V2 = "policies:\n  - role: r\n    permissions: [tool.a, tool.b]\n"
 V3 = "policies:\n  - role: r\n    permissions: [tool.a, tool.b, tool.c]\n"
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():

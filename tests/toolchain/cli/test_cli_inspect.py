@@ -191,3 +191,14 @@ def test_invalid_policy_fails_with_its_diagnostics(cli, write_policy) -> None:
     result = cli("inspect", "-p", path)
     assert result.code == 1 and "D2E002" in result.err and "role a" in result.out
     assert cli("inspect", "-p", write_policy("a: [", "bad.yaml")).code == 1
+
+
+def test_explain_a_condition_on_a_missing_attribute_refuses_instead_of_crashing(cli, tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "policies:\n  - role: payer\n    permissions:\n      - tool: pay\n"
+        "        conditions:\n          input:\n            to: {in: {$attr: user.payees}}\n"
+    )
+    result = cli("inspect", "-p", path, "--explain", "payer", "pay", "-a", "to=x", "-f", "json")
+    assert result.code == 1, result.out
+    assert json.loads(result.out)["reason"] == "missing_attribute"

@@ -274,10 +274,20 @@ async def test_help_lists_every_key(make_app: Callable[..., Any]) -> None:
 
 
 async def test_no_color_is_respected(make_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
     monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app()
-    async with app.run_test(size=SIZE):
+    app = make_app(coverage=FIXTURES / "coverage.json")
+    async with app.run_test(size=SIZE) as pilot:
         assert app.no_color
+        await pilot.press("3")
+        app.session.feed.ingest([record(0), record(1, allowed=False)])
+        app.query_one(LivePane).refresh_feed()
+        await pilot.pause()
+        svg = app.export_screenshot()
+    colours = set(re.findall(r"fill: #([0-9a-f]{6})", svg)) - {"c5c8c6"}  # the SVG exporter's own default
+    assert colours and all(c[0:2] == c[2:4] == c[4:6] for c in colours), "a colour survived NO_COLOR"
+    assert "REFUSED" in svg  # meaning never rides on colour alone
 
 
 async def test_demo_runs_an_agent_and_signs_bundles(make_app: Callable[..., Any]) -> None:
