@@ -33,9 +33,9 @@ EventSink = Callable[[DecisionEvent], object]
 SINKS: list[EventSink] = []
 
 
-# A record: (seq, tool, state, allowed, reason, location, started, ended, policy). Built on the
-# calling thread from values it already holds; everything else is derived by the consumer.
-_Record = tuple[int, str, Any, bool, "str | None", "str | None", float, float, Any]
+# A record: (seq, tool, user_id, roles, allowed, reason, location, started, ended, version,
+# request_id). Built on the calling thread; the consumer turns it into a DecisionEvent.
+_Record = tuple[Any, ...]
 
 _IDLE_WAIT = 0.5  # the consumer's fallback poll; a record normally wakes it at once
 _BATCH_PAUSE = 0.002
@@ -70,15 +70,19 @@ class _Dispatcher:
             self.thread.start()
 
     def _run(self) -> None:
-        from d2._runtime.recorded_event import recorded_batch  # only once a sink listens
+        from d2._runtime.recorded_event import recorded  # only once a sink listens
 
         while True:
             if not self.ring:
                 self._idle()
                 continue
-            events = recorded_batch(self._take(), time.time() - perf_counter())
+            batch = self._take()
+            epoch = time.time() - perf_counter()
             sinks = list(SINKS)
-            for event in events:
+            for record in batch:
+                # One event at a time: each is freed before the next exists, so delivery allocates
+                # nothing that lives long enough to make the collector scan the whole heap.
+                event = record[1] if len(record) == 2 else recorded(record, epoch)
                 for sink in sinks:
                     try:
                         sink(event)
@@ -156,18 +160,53 @@ def record(
     started: float,
     policy: Any,
 ) -> None:
-    """Append one decision to the ring (the hot path: no lock, no event object, never blocks)."""
+    """Append one decision to the ring (the hot path: no lock, no event object, never blocks).
+
+    The record holds only strings, numbers and tuples of strings, so the collector untracks it: a
+    ring full of records adds nothing to the full collections that would scan a big policy.
+    """
     d = _DISPATCHER
-    d.ring.append((next(d.seq), tool, state, allowed, reason, location, started, perf_counter(), policy))
+    if state is not None:
+        user = state.user
+        roles = _ROLES.get(user.roles) or _sorted_roles(user.roles)
+        user_id, request_id = user.user_id, state.log.request_id
+    else:
+        roles, user_id, request_id = (), None, None
+    version = policy.version if policy is not None else None
+    d.ring.append(
+        (
+            next(d.seq),
+            tool,
+            user_id,
+            roles,
+            allowed,
+            reason,
+            location,
+            started,
+            perf_counter(),
+            version,
+            request_id,
+        )
+    )
     if d.waiting:
         d.wake.set()
+
+
+_ROLES: dict[frozenset[str], tuple[str, ...]] = {}
+
+
+def _sorted_roles(roles: frozenset[str]) -> tuple[str, ...]:
+    if len(_ROLES) > 4096:
+        _ROLES.clear()
+    found = _ROLES[roles] = tuple(sorted(roles))
+    return found
 
 
 def emit(event: DecisionEvent) -> None:
     """Deliver a ready-made event to the sinks, in order with recorded decisions; never raises."""
     try:
         d = _DISPATCHER
-        d.ring.append((next(d.seq), event))  # type: ignore[arg-type]
+        d.ring.append((next(d.seq), event))
         if d.waiting:
             d.wake.set()
     except Exception:  # pragma: no cover - defensive: events must never break a call

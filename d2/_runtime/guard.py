@@ -202,15 +202,11 @@ class _Guard:
 
     def emit(self, started: float, allowed: bool, exc: PermissionDeniedError | None) -> None:
         """Append the decision to the event ring (no lock, no event object: the consumer builds it)."""
-        d = _events._DISPATCHER
-        state, policy = _STATE.get(), self.manager.policy
         if exc is None:
-            d.ring.append((next(d.seq), self.tool, state, True, None, None, started, perf_counter(), policy))
+            _events.record(self.tool, _STATE.get(), True, None, None, started, self.manager.policy)
         else:
             why, where = str(exc.reason), exc.location
-            d.ring.append((next(d.seq), self.tool, state, False, why, where, started, perf_counter(), policy))
-        if d.waiting:
-            d.wake.set()
+            _events.record(self.tool, _STATE.get(), False, why, where, started, self.manager.policy)
 
 
 def _sync_wrapper(g: _Guard) -> Callable[..., Any]:

@@ -13,12 +13,11 @@ from typing import Any
 
 from d2._runtime.event_model import DecisionEvent
 
-__all__ = ["RecordedEvent", "recorded_batch"]
+__all__ = ["RecordedEvent", "recorded"]
 
 _FIELDS = tuple(DecisionEvent.__dataclass_fields__)
 _GET = {name: getattr(DecisionEvent, name).__get__ for name in _FIELDS}
 _SET = tuple(getattr(DecisionEvent, name).__set__ for name in _FIELDS)
-_ROLES: dict[frozenset[str], tuple[str, ...]] = {}
 
 
 def _field(name: str) -> property:
@@ -33,7 +32,7 @@ def _field(name: str) -> property:
 
 
 class RecordedEvent(DecisionEvent):
-    """A DecisionEvent over a ring record: ``(seq, tool, state, allowed, reason, where, t0, t1, policy)``."""
+    """A DecisionEvent over a ring record (see ``events.record``), filled in on first read."""
 
     __slots__ = ("_epoch", "_record")
 
@@ -48,21 +47,17 @@ class RecordedEvent(DecisionEvent):
         record = self._record
         if record is None:
             return
-        _, tool, state, allowed, reason, location, started, ended, policy = record
-        user = state.user if state is not None else None
-        roles: tuple[str, ...] = ()
-        if user is not None:
-            roles = _ROLES.get(user.roles) or _sorted(user.roles)
+        _, tool, user_id, roles, allowed, reason, location, started, ended, version, request_id = record
         values = (
             tool,
-            user.user_id if user is not None else None,
+            user_id,
             roles,
             allowed,
             reason,
             location,
             (ended - started) * 1e6,
-            policy.version if policy is not None else None,
-            state.log.request_id if state is not None else None,
+            version,
+            request_id,
             self._epoch + ended,
         )
         for setter, value in zip(_SET, values, strict=True):
@@ -95,26 +90,9 @@ _RECORD_SET = vars(RecordedEvent)["_record"].__set__
 _EPOCH_SET = vars(RecordedEvent)["_epoch"].__set__
 
 
-def recorded_batch(records: list[tuple[Any, ...]], epoch: float) -> list[DecisionEvent]:
-    """Wrap ring records as events (``epoch`` turns perf_counter readings into wall-clock time).
-
-    A two-item record ``(seq, event)`` already carries its event (see ``events.emit``).
-    """
-    out: list[DecisionEvent] = []
-    append = out.append
-    for record in records:
-        if len(record) == 2:
-            append(record[1])
-            continue
-        event = _NEW(RecordedEvent)
-        _RECORD_SET(event, record)
-        _EPOCH_SET(event, epoch)
-        append(event)
-    return out
-
-
-def _sorted(roles: frozenset[str]) -> tuple[str, ...]:
-    if len(_ROLES) > 4096:
-        _ROLES.clear()
-    found = _ROLES[roles] = tuple(sorted(roles))
-    return found
+def recorded(record: tuple[Any, ...], epoch: float) -> RecordedEvent:
+    """Wrap a ring record (``epoch`` turns its perf_counter reading into wall-clock time)."""
+    event: RecordedEvent = _NEW(RecordedEvent)
+    _RECORD_SET(event, record)
+    _EPOCH_SET(event, epoch)
+    return event

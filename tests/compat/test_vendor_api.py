@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +17,18 @@ policies:
   - role: analyst
     permissions: [compat.read, compat.write]
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_sinks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Telemetry modes install process-wide sinks: remove what a test installed."""
+    from d2._runtime import telemetry
+
+    installed: list[object] = []
+    monkeypatch.setattr(telemetry, "_INSTALLED", installed)
+    yield
+    for sink in installed:
+        d2.remove_decision_sink(sink)  # type: ignore[arg-type]
 
 
 @pytest.fixture

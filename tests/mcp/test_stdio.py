@@ -109,3 +109,14 @@ def test_an_upstream_that_does_not_start_ends_the_proxy_with_a_clear_message() -
     assert done.returncode == 1
     assert "upstream 'crm' is unavailable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_example_agent_is_refused_both_injected_calls() -> None:
+    import subprocess
+
+    agent = POLICY.parents[3] / "examples" / "mcp" / "agent.py"
+    done = subprocess.run([sys.executable, str(agent)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "crm.export_customers -> REFUSED: Refused by policy (reason: sequence_violation" in done.stdout
+    assert "crm.send_email -> REFUSED: Refused by policy (reason: input_validation" in done.stdout
+    assert "123-45-6789" not in done.stdout
