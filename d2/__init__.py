@@ -34,11 +34,7 @@ from d2._runtime.middleware import ASGIMiddleware as ASGIMiddleware
 from d2._runtime.middleware import clear_context as clear_context
 from d2._runtime.middleware import clear_context_async as clear_context_async
 from d2._runtime.middleware import headers_extractor as headers_extractor
-from d2._runtime.request_values import get_request_values as get_request_values
-from d2._runtime.request_values import record_untrusted as record_untrusted
-from d2._runtime.request_values import set_request_values as set_request_values
 from d2._runtime.restrict import restrict as restrict
-from d2._runtime.stream import serve_decision_stream as serve_decision_stream
 from d2._sources.manager import PolicyManager as PolicyManager
 from d2._sources.manager import get_policy_manager as get_policy_manager
 from d2._sources.manager import load_policy_file as load_policy_file
@@ -63,15 +59,24 @@ from . import threads as threads
 if TYPE_CHECKING:
     from d2._lang.compiler import CompileResult as CompileResult
     from d2._lang.compiler import compile_policy as compile_policy
+    from d2._runtime.request_values import get_request_values as get_request_values
+    from d2._runtime.request_values import record_untrusted as record_untrusted
+    from d2._runtime.request_values import set_request_values as set_request_values
     from d2._runtime.session import httpx_session_hook as httpx_session_hook
     from d2._runtime.session import httpx_session_hook_async as httpx_session_hook_async
     from d2._runtime.session import join_session as join_session
     from d2._runtime.session import session as session
     from d2._runtime.session import session_reference as session_reference
+    from d2._runtime.stream import serve_decision_stream as serve_decision_stream
     from d2._sources.session_state import configure_session_state as configure_session_state
 
-# Imported on first use: the compiler pulls jsonschema and ruamel.yaml; sessions pull their key handling.
+# Imported on first use: the compiler pulls jsonschema and ruamel.yaml; sessions pull their key handling;
+# request values and provenance their value-key machinery; the decision stream its socket server.
 _LAZY = {
+    "get_request_values": "._runtime.request_values",
+    "record_untrusted": "._runtime.request_values",
+    "set_request_values": "._runtime.request_values",
+    "serve_decision_stream": "._runtime.stream",
     "CompileResult": "._lang.compiler",
     "compile_policy": "._lang.compiler",
     "configure_session_state": "._sources.session_state",

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from d2._core.model import CompiledPolicy
-from d2._core.origins import origins_of
 from d2._core.state import RequestState
 
 __all__ = ["track_output"]
@@ -21,4 +20,7 @@ def track_output(policy: CompiledPolicy, state: RequestState, tool: str, value: 
     flow = policy.flow
     labels = flow.tracked.get(tool) if flow is not None else None
     if labels:
+        # Imported here: only policies that track untrusted content pay for the value-key machinery.
+        from d2._core.origins import origins_of
+
         origins_of(state.log).provenance.record(labels, value, state.log.lock)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from d2._base.diagnostics import Location
+from d2._core.callkeys import CALL, CHECKED
 from d2._core.model import Violation
 from d2._lang.constraint import compile_constraint, report
 from d2._lang.each import item_failure, list_hint
@@ -29,10 +30,6 @@ __all__ = ["CALL", "CHECKED", "InputConditions", "compile_input_conditions"]
 
 _MISSING: Any = object()
 _EXACT = frozenset({str, int, float, bool, type(None)})
-# Keys outside the parameter namespace: CALL (in the bound arguments) holds the call's own keyword
-# dict; CHECKED (in that dict) the bound arguments once a checked value was replaced by its snapshot.
-CALL: Any = type("Call", (), {"__repr__": lambda self: "<call>"})()
-CHECKED: Any = type("Checked", (), {"__repr__": lambda self: "<checked>"})()
 
 
 @dataclass(frozen=True, slots=True)

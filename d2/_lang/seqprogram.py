@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,7 +39,10 @@ _SPAN = 1 << 32  # stamp = calls * _SPAN + serial
 _SERIALS = itertools.count(1)
 _KEYS: dict[tuple[str, tuple[frozenset[str], ...]], int] = {}
 _KEYS_LOCK = threading.Lock()
-_PROGRAMS: weakref.WeakValueDictionary[int, SequenceProgram] = weakref.WeakValueDictionary()
+# serial -> the content keys a program keeps current. Kept after the program itself is gone (a reload
+# frees the old policy at once), bounded: a request that outlives 4096 compilations is rebuilt instead.
+_PROGRAM_KEYS: dict[int, frozenset[int]] = {}
+_PROGRAM_KEYS_LIMIT = 4096
 
 
 def content_key(kind: str, steps: tuple[frozenset[str], ...]) -> int:
@@ -172,7 +174,10 @@ class SequenceProgram:
         # One rule per content key: rules with the same steps share (and must advance once) one progress.
         self.advance = _index(_distinct(self.bound_rules), lambda rule: rule.steps[: rule.last])
         self._views: dict[frozenset[str], _View] = {}
-        _PROGRAMS[self.serial] = self
+        with _KEYS_LOCK:
+            if len(_PROGRAM_KEYS) >= _PROGRAM_KEYS_LIMIT:
+                _PROGRAM_KEYS.pop(next(iter(_PROGRAM_KEYS)), None)
+            _PROGRAM_KEYS[self.serial] = self.keys
 
     # -- the two calls the engine makes, under the request's lock --------------------------------
 
@@ -248,9 +253,9 @@ class SequenceProgram:
         mark = progress.get(_MARK)
         current: frozenset[int] = frozenset()
         if mark is not None and mark // _SPAN == calls:  # no call was missed since that program recorded
-            previous = _PROGRAMS.get(mark % _SPAN)
+            previous = _PROGRAM_KEYS.get(mark % _SPAN)
             if previous is not None:
-                current = previous.keys & self.keys
+                current = previous & self.keys
         kept = {k: v for k, v in progress.items() if k in current}
         progress.clear()
         progress.update(kept)

@@ -16,10 +16,10 @@ from time import perf_counter, time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from d2._base.log import logger
+from d2._core.callkeys import CALL, CHECKED
 from d2._core.model import CompiledPolicy
 from d2._engine.decide import apply_output, authorize, deny
 from d2._engine.provenance import track_output
-from d2._lang.conditions import CALL, CHECKED
 from d2._runtime import events as _events
 from d2._runtime.context import _STATE, RequestState
 from d2._sources.manager import PolicyManager, get_policy_manager

@@ -74,6 +74,22 @@ def test_progress_survives_two_reloads_and_a_changed_neighbour_rule(load: Callab
             tools["web.post"]()
 
 
+def test_an_unstarted_pattern_stays_unstarted_across_a_reload_after_a_long_request(
+    load: Callable[[str], Path],
+) -> None:
+    """Carried progress, not a guess: the old policy is gone after the reload, its progress is not."""
+    path = load(GUARDED)
+    tools = _tools()
+    with d2.set_user_context("u", ["analyst"]):
+        for _ in range(LONG):
+            tools["other.step"]()
+        _reload(path, GUARDED + "\n# renewed\n")
+        assert tools["web.post"]() == "web.post"  # db.read never ran: nothing to refuse
+        tools["db.read"]()
+        with pytest.raises(d2.PermissionDeniedError):
+            tools["web.post"]()
+
+
 def test_a_rule_added_after_the_history_was_truncated_refuses_its_last_step(
     load: Callable[[str], Path],
 ) -> None:
