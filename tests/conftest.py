@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import d2
-from d2._sources import manager as _manager
 from d2._runtime.context import push_state, reset_state
+from d2._sources import manager as _manager
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -28,7 +28,6 @@ from d2._toolkit import (
     private_key_pem,
     xdg_policy_dir,
 )
-
 from d2tools.server.signing import signing_message
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from d2._toolkit import Grant
-from d2._toolkit import same
+from d2._toolkit import Grant, same
 
 from ._model import Decision, Step
 from ._result import Failure, Outcome

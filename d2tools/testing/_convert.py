@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from d2._toolkit import UserContext
-from d2._toolkit import Diagnostic, Severity
-from d2._toolkit import JsonPath, SourceDoc
+from d2._toolkit import Diagnostic, JsonPath, Severity, SourceDoc, UserContext
 
 from ._model import Case, Decision, Expect, RuleRef, Step, split_location
 from ._table import Expanded

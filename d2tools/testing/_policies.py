@@ -13,11 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from d2._toolkit import compile_policy
-from d2._toolkit import Diagnostic
-from d2._toolkit import POLICY_NAMES
-from d2._toolkit import CompiledPolicy
-from d2._toolkit import SourceDoc, parse_policy_file
+from d2._toolkit import POLICY_NAMES, CompiledPolicy, Diagnostic, SourceDoc, compile_policy, parse_policy_file
 from d2.exceptions import ConfigurationError, D2Error
 
 __all__ = ["LoadedPolicy", "PolicyCache", "find_policy"]

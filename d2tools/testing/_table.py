@@ -14,8 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from d2._toolkit import Diagnostic, Severity
-from d2._toolkit import JsonPath, SourceDoc
+from d2._toolkit import Diagnostic, JsonPath, Severity, SourceDoc
 
 __all__ = ["Expanded", "expand_cases"]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from d2._lang.compiler import CompileResult, compile_policy
-from d2._core.state import RequestLog, RequestState, UserContext
 from d2._core.model import CompiledPolicy
+from d2._core.state import RequestLog, RequestState, UserContext
+from d2._lang.compiler import CompileResult, compile_policy
 from d2._lang.source import parse_policy_text
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "policies" / "guardrails"

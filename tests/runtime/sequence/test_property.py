@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from d2._lang.compiler import compile_policy
+from d2._core.model import CompiledPolicy
 from d2._core.state import RequestLog, RequestState, UserContext
 from d2._engine.decide import authorize
-from d2._core.model import CompiledPolicy
+from d2._lang.compiler import compile_policy
 from d2._lang.seqprogram import SequenceProgram
 from d2._lang.source import parse_policy_text
 from d2.exceptions import PermissionDeniedError

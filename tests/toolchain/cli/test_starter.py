@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d2._lang.compiler import compile_policy
 from d2._base.diagnostics import Severity
+from d2._lang.compiler import compile_policy
 from d2._lang.source import parse_policy_text
 from d2tools.cli._starter import Starter
 from d2tools.scanner import FindingCode, GuardedTool, IdSource, ScanFinding
