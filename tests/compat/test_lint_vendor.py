@@ -72,3 +72,10 @@ def test_vendor_typos_are_still_errors(tmp_path: Path) -> None:
     )
     proc = _lint(policy, "--vendor")
     assert proc.returncode == 1 and "D2E002" in proc.stdout and "permissions" in proc.stdout
+
+
+def test_every_migration_note_is_catalogued() -> None:
+    from d2tools.lint._vendor import VENDOR_NOTES
+    from d2tools.lint.codes import CODES
+
+    assert set(VENDOR_NOTES) == {c for c, info in CODES.items() if info.origin == "vendor"}

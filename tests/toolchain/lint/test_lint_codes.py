@@ -27,7 +27,7 @@ TESTED_ELSEWHERE = {
     "D2E801": "restrictions (d2.restrict), compiled by the runtime; not a policy-file diagnostic",
     "D2E900": "sections a build cannot enforce; disappears as sections land",
 }
-_CODE = re.compile(r"""["'](D2[EWS]\d{3})["']""")
+_CODE = re.compile(r"""["'](D2[EWSM]\d{3})["']""")
 
 
 @pytest.mark.parametrize("fixture", CODE_FIXTURES, ids=lambda p: p.stem)
@@ -68,7 +68,7 @@ def test_docs_page_is_generated_from_the_catalogue() -> None:
 def test_catalogue_codes_are_well_formed() -> None:
     for code, info in CODES.items():
         assert code == info.code
-        assert re.fullmatch(r"D2[EWS]\d{3}", code)
-        if code[2] in "EW":
+        assert re.fullmatch(r"D2[EWSM]\d{3}", code)
+        if code[2] in "EW" or code.startswith("D2M"):
             assert info.severity.value == ("error" if code[2] == "E" else "warning"), code
         assert info.title.endswith(".") and info.fix
