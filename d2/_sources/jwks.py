@@ -1,8 +1,9 @@
-"""Ed25519 keys as JWKs, and a JWKS cache that refreshes on an unknown ``kid`` at a bounded rate.
+"""Ed25519 keys as JWKs, JWKS documents, and endorsements: a key set signed by one of its keys.
 
 Key ids are RFC 7638 thumbprints, so a ``kid`` names exactly one public key wherever it is computed
 (server, CLI or a static-hosting script). Only OKP/Ed25519 signing keys are read from a JWKS; any
-other entry is skipped, never trusted. ``cryptography`` is imported inside functions.
+other entry is skipped. Which keys are *trusted* is decided in :mod:`d2._sources.trust`.
+``cryptography`` is imported inside functions.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from d2._base.log import logger
@@ -19,7 +21,13 @@ from d2.exceptions import ConfigurationError, InvalidSignatureError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+ENDORSEMENTS = "d2_endorsements"
+ENDORSEMENT_TYP = "d2-jwks+jwt"
+
 __all__ = [
+    "ENDORSEMENTS",
+    "ENDORSEMENT_TYP",
+    "endorse",
     "generate_private_key",
     "jwks_document",
     "key_id",
@@ -64,6 +72,14 @@ def public_jwk(key: Ed25519PublicKey, kid: str | None = None) -> dict[str, str]:
     }
 
 
+def endorse(kids: Iterable[str], signer: Ed25519PrivateKey, *, now: float | None = None) -> str:
+    """Sign a key set's thumbprints with ``signer``: the set, vouched for by that key."""
+    header = {"alg": "EdDSA", "typ": ENDORSEMENT_TYP, "kid": key_id(signer.public_key())}
+    claims = {"keys": sorted(set(kids)), "iat": int(now if now is not None else time.time())}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    return f"{signing_input}.{_b64(signer.sign(signing_input.encode('ascii')))}"
+
+
 def jwks_document(
     keys: Sequence[Ed25519PublicKey] | Sequence[dict[str, str]],
     *,
@@ -76,8 +92,6 @@ def jwks_document(
     """
     document: dict[str, Any] = {"keys": [k if isinstance(k, dict) else public_jwk(k) for k in keys]}
     if signers:
-        from d2._sources.trust import ENDORSEMENTS, endorse
-
         kids = [entry["kid"] for entry in document["keys"]]
         document[ENDORSEMENTS] = [endorse(kids, signer) for signer in signers]
     return document

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from d2._sources.jwks import key_id, parse_jwks
+from d2._sources.jwks import ENDORSEMENT_TYP, ENDORSEMENTS, endorse, key_id, parse_jwks
 from d2.exceptions import ConfigurationError, InvalidSignatureError
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
     "ENDORSEMENTS",
@@ -34,17 +34,11 @@ __all__ = [
     "parse_pins",
 ]
 
-ENDORSEMENTS = "d2_endorsements"
-ENDORSEMENT_TYP = "d2-jwks+jwt"
 _THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _MAX_ENDORSEMENTS = 16
 _MAX_ENDORSEMENT_BYTES = 16 * 1024
 
 JwksFetcher = Callable[[], Mapping[str, Any]]
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -74,14 +68,6 @@ def parse_pins(values: str | Iterable[str] | None) -> frozenset[str]:
 def offered_keys(document: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
     """The usable keys of a JWKS whose ``kid`` is their own thumbprint (any other entry is skipped)."""
     return {kid: key for kid, key in parse_jwks(document).items() if key_id(key) == kid}
-
-
-def endorse(kids: Iterable[str], signer: Ed25519PrivateKey, *, now: float | None = None) -> str:
-    """Sign a key set's thumbprints with ``signer``: the set, vouched for by that key."""
-    header = {"alg": "EdDSA", "typ": ENDORSEMENT_TYP, "kid": key_id(signer.public_key())}
-    claims = {"keys": sorted(set(kids)), "iat": int(now if now is not None else time.time())}
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    return f"{signing_input}.{_b64(signer.sign(signing_input.encode('ascii')))}"
 
 
 def vouched_for(document: Mapping[str, Any], signers: Mapping[str, Ed25519PublicKey]) -> set[str]:

@@ -174,3 +174,26 @@ def test_the_size_cap_is_exactly_24_mib_as_documented() -> None:
     with pytest.raises(d2.InvalidSignatureError) as refused:
         verify_bundle("a" * cap, KEYS)
     assert not isinstance(refused.value, d2.PolicyTooLargeError)
+
+
+@pytest.mark.parametrize(
+    "over,ok",
+    [
+        ({"ver": 1}, True),
+        ({"ver": 2**53 - 1}, True),
+        ({"ver": 2**53}, False),
+        ({"iat": 0, "exp": NOW + 10}, True),
+        ({"exp": 253_402_300_799}, True),
+        ({"exp": 253_402_300_800}, False),
+        ({"app": 123}, False),
+        ({"app": ""}, False),
+    ],
+    ids=str,
+)
+def test_claim_boundaries(over: dict[str, Any], ok: bool) -> None:
+    token = resign(claims(**over))
+    if ok:
+        assert verify_bundle(token, KEYS, now=NOW).app == "billing"
+    else:
+        with pytest.raises(d2.InvalidSignatureError):
+            verify_bundle(token, KEYS, now=NOW)
