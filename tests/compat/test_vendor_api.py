@@ -292,3 +292,9 @@ def test_migrating_doc_examples_run() -> None:
     assert len(blocks) >= 2
     for block in blocks:
         exec(compile(block, "docs/migrating.md", "exec"), {"__name__": "migrating_doc"})
+
+
+def test_readme_lists_every_refusal_reason() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Refusal reasons") : readme.index("## Environment variables")]
+    assert [r.value for r in d2.Reason if f"`{r.value}`" not in section] == []
