@@ -72,8 +72,9 @@ def register(backend, key) -> str:  # type: ignore[no-untyped-def]
             "-m",
             "d2tools.server",
             "register-device-key",
-            raw_public(key),
             *backend.admin_args(),
+            "--",  # a base64url key may start with "-"
+            raw_public(key),
         ],
         capture_output=True,
         text=True,
@@ -191,7 +192,7 @@ def test_the_cli_signs_publish_revoke_and_restore(app, spawn, backend, tmp_path,
     assert main(["publish", str(policy)]) == 1
     assert "register-device-key" in capsys.readouterr().err.replace("\n", " ")
     schema = ["--schema", backend.schema] if backend.schema else []
-    assert main(["serve", "register-device-key", public, "--db", backend.db, *schema]) == 0
+    assert main(["serve", "register-device-key", "--db", backend.db, *schema, "--", public]) == 0
     capsys.readouterr()
     assert main(["publish", str(policy)]) == 0, capsys.readouterr()
     assert main(["revoke", "--yes"]) == 0, capsys.readouterr()
