@@ -23,7 +23,7 @@ from .explain.view import ExplainPane
 from .help import HelpScreen
 from .live.feed import DecisionRecord
 from .live.view import LivePane
-from .loaded import LoadedPolicy
+from .loaded import LoadedPolicy, finish_lint
 from .palette import D2Commands
 from .policy.view import PolicyPane
 from .session import Session, TuiOptions, open_session
@@ -31,6 +31,9 @@ from .session import Session, TuiOptions, open_session
 __all__ = ["VIEWS", "D2Tui", "make_tui"]
 
 VIEWS = ("policy", "explain", "live", "bundles")
+# Policies larger than this are linted and indexed by a worker after the first frame (the policy
+# view shows "linting and indexing…" meanwhile); smaller ones take a few milliseconds, done at once.
+BACKGROUND_BYTES = 64 * 1024
 
 
 class D2Tui(App[None]):
@@ -52,6 +55,9 @@ class D2Tui(App[None]):
     def __init__(self, session: Session, *, start_sources: bool = True) -> None:
         super().__init__()
         self.session = session
+        self.background = len(session.policy.text) > BACKGROUND_BYTES
+        if not self.background and not session.policy.linted:
+            session.policy = finish_lint(session.policy)  # a few milliseconds: before the first frame
         self.start_sources = start_sources
         self.last_decision: Decision | None = None
         self._d2_sources: list[Any] = []
@@ -63,7 +69,12 @@ class D2Tui(App[None]):
         yield Static(self._banner(), id="banner")
         with TabbedContent(id="views", initial="policy"):
             with TabPane("1 Policy", id="policy"):
-                yield PolicyPane(session.policy, uncovered=self._uncovered(), id="policy-pane")
+                yield PolicyPane(
+                    session.policy,
+                    uncovered=self._uncovered(),
+                    background=self.background,
+                    id="policy-pane",
+                )
             # Hidden views mount right after the first frame, so a large policy shows sooner.
             with TabPane("2 Explain", id="explain"):
                 yield Lazy(ExplainPane(session.policy.policy, id="explain-pane"))
@@ -96,7 +107,9 @@ class D2Tui(App[None]):
         else:
             text.append(f"✓ {loaded.file}", "green")
             text.append(f"  {len(loaded.policy.roles)} roles, {len(loaded.policy.known_tools)} tools")
-            if loaded.diagnostics:
+            if not loaded.linted:
+                text.append(", linting…", "dim")
+            elif loaded.diagnostics:
                 text.append(f", {len(loaded.diagnostics)} lint findings", "yellow")
         if loaded.bundle is not None and not loaded.bundle.verified:
             text.append("  UNVERIFIED bundle: " + loaded.bundle.why, "bold red")
@@ -223,6 +236,16 @@ class D2Tui(App[None]):
     def _decided(self, event: ExplainPane.Decided) -> None:
         self.last_decision = event.decision
 
+    @on(PolicyPane.Ready)
+    def _policy_ready(self, event: PolicyPane.Ready) -> None:
+        """The background lint finished: the banner and the other views get its diagnostics."""
+        self.session.policy = event.loaded
+        self.query_one("#banner", Static).update(self._banner())
+        try:
+            self.query_one(BundlesPane).current = event.loaded
+        except NoMatches:
+            pass  # not mounted yet: it is built from session.policy
+
     @on(LivePane.JumpTo)
     def _live_jump(self, event: LivePane.JumpTo) -> None:
         self._jump_record(event.record)
@@ -261,4 +284,5 @@ def _same_file(a: str, b: str) -> bool:
 
 def make_tui(options: TuiOptions | None = None, *, start_sources: bool = True) -> D2Tui:
     """Build the app for ``options`` (the one factory the command and the tests share)."""
-    return D2Tui(open_session(options or TuiOptions()), start_sources=start_sources)
+    # The app runs the lint checks itself: at once, or after the first frame (see BACKGROUND_BYTES).
+    return D2Tui(open_session(options or TuiOptions(), lint=False), start_sources=start_sources)

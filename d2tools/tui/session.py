@@ -53,8 +53,12 @@ class Session:
     feed: DecisionFeed = field(default_factory=DecisionFeed)
 
 
-def open_session(options: TuiOptions) -> Session:
-    """Load what ``options`` name; the first policy found is the one the views open on."""
+def open_session(options: TuiOptions, *, lint: bool = True) -> Session:
+    """Load what ``options`` name; the first policy found is the one the views open on.
+
+    ``lint=False`` leaves a policy file's lint checks to the caller (``LoadedPolicy.linted`` says so):
+    the app runs them after its first frame on a large policy.
+    """
     notes: list[str] = []
     bundles: list[tuple[BundleRead, LoadedPolicy | None]] = []
     diff: PolicyDiff | None = None
@@ -74,7 +78,7 @@ def open_session(options: TuiOptions) -> Session:
     elif options.state:
         policy = _from_state(options, bundles, notes)
     else:
-        policy = _from_path(options, options.path, bundles, notes)
+        policy = _from_path(options, options.path, bundles, notes, lint=lint)
     session = Session(options, policy, bundles, diff=diff, notes=notes)
     if options.demo and len(bundles) == 2:
         old, new = bundles[1][1], bundles[0][1]
@@ -91,7 +95,11 @@ def open_session(options: TuiOptions) -> Session:
 
 
 def load_any(
-    path: Path, options: TuiOptions, bundles: list[tuple[BundleRead, LoadedPolicy | None]]
+    path: Path,
+    options: TuiOptions,
+    bundles: list[tuple[BundleRead, LoadedPolicy | None]],
+    *,
+    lint: bool = True,
 ) -> LoadedPolicy:
     """A policy file, or a signed bundle file (verified with ``--jwks`` when given)."""
     try:
@@ -99,7 +107,7 @@ def load_any(
     except OSError as exc:
         raise D2Error(f"cannot read {path}: {exc.strerror or exc}; check the path") from exc
     if not is_bundle_text(head):
-        return load_path_policy(path, now=options.now)
+        return load_path_policy(path, now=options.now, lint=lint)
     jwks = None
     if options.jwks is not None:
         import json
@@ -119,6 +127,8 @@ def _from_path(
     path: Path | None,
     bundles: list[tuple[BundleRead, LoadedPolicy | None]],
     notes: list[str],
+    *,
+    lint: bool = True,
 ) -> LoadedPolicy:
     if path is None:
         from d2._toolkit import discover_policy
@@ -131,7 +141,7 @@ def _from_path(
         notes.append(f"opened {found.path} (found via {found.how}, as the runtime would)")
         path = found.path
     try:
-        return load_any(path, options, bundles)
+        return load_any(path, options, bundles, lint=lint)
     except D2Error as exc:
         notes.append(str(exc))
         return _empty(str(path), str(exc))

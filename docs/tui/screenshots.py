@@ -66,6 +66,16 @@ async def _live(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _restrictions(pilot: Any) -> None:
+    tree = pilot.app.query_one("#policy-tree")
+    section = next(n for n in tree.root.children if str(n.label).startswith("restrictions"))
+    tree.move_cursor(section)
+    await pilot.press("enter")
+    tree.move_cursor(section.children[3])  # analyst: narrow a request
+    await pilot.press("enter", "down", "down")
+    await pilot.pause()
+
+
 async def _palette(pilot: Any) -> None:
     await pilot.press("ctrl+p")
     for key in "go to tool":
@@ -80,6 +90,7 @@ SHOTS: list[tuple[str, dict[str, Any], list[str], Callable[[Any], Awaitable[None
         ["down", "down", "enter", "down", "down", "down"],
         None,
     ),
+    ("restrictions", {"path": FIX / "policy.yaml"}, [], _restrictions),
     ("explain", {"path": FIX / "policy.yaml"}, [], _explain),
     ("live", {"path": FIX / "policy.yaml"}, [], _live),
     ("bundles", {"state": True, "state_path": FIX / "bundles-state.json"}, ["4", "down", "d"], None),

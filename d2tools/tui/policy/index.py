@@ -7,13 +7,21 @@ where they came from), then filtered as the user types; nothing here evaluates a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from d2tools.inspect import PolicyView, RoleView, ToolView, build_view
 
 from ..loaded import LoadedPolicy
+from .restrictions import (
+    Checked,
+    RestrictionExample,
+    check_example,
+    derived_examples,
+    policy_examples,
+    scenario_examples,
+)
 
 __all__ = ["Entry", "PolicyIndex", "Section", "build_index"]
 
@@ -28,9 +36,21 @@ class Entry:
     detail: tuple[str, ...] = ()
     children: tuple[Entry, ...] = ()
     key: str = ""
+    payload: Any = None  # what a detail pane needs beyond ``detail`` (a checked restriction example)
+    make: Callable[[], tuple[Entry, ...]] | None = None  # children built when first opened
 
     def matches(self, needle: str) -> bool:
         return needle in self.key
+
+    @property
+    def has_children(self) -> bool:
+        return bool(self.children) or self.make is not None
+
+    def kids(self) -> tuple[Entry, ...]:
+        """The children, building them on first use (restriction examples compile only when opened)."""
+        if self.make is not None:
+            self.children, self.make = self.make(), None
+        return self.children
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +87,7 @@ class PolicyIndex:
 
 
 def _replace_children(entry: Entry, children: tuple[Entry, ...]) -> Entry:
-    return Entry(entry.kind, entry.label, entry.line, entry.detail, children, entry.key)
+    return Entry(entry.kind, entry.label, entry.line, entry.detail, children, entry.key, entry.payload)
 
 
 def build_index(loaded: LoadedPolicy) -> PolicyIndex:
@@ -87,6 +107,7 @@ def build_index(loaded: LoadedPolicy) -> PolicyIndex:
             Section("groups", _groups(view, group_lines)),
             Section("sequences", _sequences(view)),
             Section("data flow", _flow(loaded, view)),
+            Section("restrictions", _restrictions(loaded, view)),
             Section("diagnostics", diags),
         )
     )
@@ -199,6 +220,68 @@ def _flow(loaded: LoadedPolicy, view: PolicyView) -> tuple[Entry, ...]:
             Entry("flow", text, line, (f"data flow: {text}",), key=f"{label} {' '.join(refs)}".lower())
         )
     return tuple(out)
+
+
+def _restrictions(loaded: LoadedPolicy, view: PolicyView) -> tuple[Entry, ...]:
+    """Examples written in files first (each checked now), then one lazily built branch per role."""
+    assert loaded.doc is not None
+    written = policy_examples(loaded.doc.data, loaded.doc.loc, loaded.file)
+    found, notes = scenario_examples(loaded.file)
+    out = []
+    by_file: dict[str, list[RestrictionExample]] = {}
+    for example in [*written, *found]:
+        by_file.setdefault(example.file, []).append(example)
+    for file, examples in by_file.items():
+        checked = tuple(_example_entry(check_example(e, loaded.policy)) for e in examples)
+        bad = sum(1 for c in checked if c.payload.error is not None)
+        label = f"{file}  ({len(checked)} written" + (f", {bad} invalid)" if bad else ")")
+        out.append(
+            Entry(
+                "restrictions",
+                label,
+                checked[0].line,
+                (f"restriction examples written in {file}",),
+                checked,
+                f"{file} restrict",
+                checked[0].payload,
+            )
+        )
+    for note in notes:
+        out.append(Entry("restrictions", note, 1, (note,), key=note.lower()))
+    for role in view.roles:
+        out.append(
+            Entry(
+                "restrictions",
+                f"{role.name}: narrow a request",
+                _first_line(role),
+                (f"role {role.name}: d2.restrict() fragments derived from its grants",),
+                key=f"{role.name} restrict".lower(),
+                make=_deriver(role, view, loaded),
+            )
+        )
+    return tuple(out)
+
+
+def _deriver(role: RoleView, view: PolicyView, loaded: LoadedPolicy) -> Callable[[], tuple[Entry, ...]]:
+    def make() -> tuple[Entry, ...]:
+        return tuple(_example_entry(c) for c in derived_examples(role, view, loaded.policy, loaded.file))
+
+    return make
+
+
+def _example_entry(checked: Checked) -> Entry:
+    example = checked.example
+    mark = "✗ " if checked.error is not None else ""
+    detail = (f"d2.restrict: {example.title}", example.why, *checked.effect)
+    key = f"{example.title} {' '.join(map(str, example.fragment))} {example.role or ''}".lower()
+    return Entry("restriction", mark + example.title, example.line, detail, key=key, payload=checked)
+
+
+def _first_line(role: RoleView) -> int:
+    lines = [t.line for t in role.tools] + [r.line for r in role.sequence]
+    if role.wildcard_line is not None:
+        lines.append(role.wildcard_line)
+    return min(lines, default=1)
 
 
 def _diagnostics(loaded: LoadedPolicy) -> tuple[Entry, ...]:

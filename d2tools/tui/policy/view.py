@@ -1,4 +1,9 @@
-"""The policy pane: a filterable tree on the left, the selected entry's YAML source on the right."""
+"""The policy pane: a filterable tree on the left, the selected entry's YAML source on the right.
+
+On a large policy the pane is built in two steps so the first frame comes early: it mounts with a
+"linting…" placeholder, and a worker thread runs the lint checks and builds the index; the tree is
+filled when the worker is done (:class:`PolicyPane.Ready` tells the app the diagnostics).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from ..loaded import LoadedPolicy
+from ..loaded import LoadedPolicy, finish_lint
 from .index import Entry, PolicyIndex, Section, build_index
+from .restrictions import Checked
 from .source import render_source
 
 __all__ = ["PolicyPane"]
@@ -31,12 +38,26 @@ class PolicyPane(Vertical):
         Binding("escape", "focus_tree", "Tree", show=False, id="policy-tree"),
     ]
 
+    class Ready(Message):
+        """The lint checks and the index are done (posted only when they ran in the background)."""
+
+        def __init__(self, loaded: LoadedPolicy) -> None:
+            super().__init__()
+            self.loaded = loaded
+
     def __init__(
-        self, loaded: LoadedPolicy, *, uncovered: frozenset[int] = frozenset(), id: str | None = None
+        self,
+        loaded: LoadedPolicy,
+        *,
+        uncovered: frozenset[int] = frozenset(),
+        background: bool = False,
+        id: str | None = None,
     ):
         super().__init__(id=id)
-        self.loaded = loaded
-        self.index: PolicyIndex = build_index(loaded)
+        self.background = background
+        self.loaded = loaded if background else finish_lint(loaded)
+        self.index: PolicyIndex = PolicyIndex(()) if background else build_index(self.loaded)
+        self.ready = not background
         self.uncovered = uncovered
         self.show_coverage = bool(uncovered)
         self.current_line = 1
@@ -58,14 +79,52 @@ class PolicyPane(Vertical):
     def on_mount(self) -> None:
         for field in self.query(Input):  # steady cursor when headless: screenshots must not depend on time
             field.cursor_blink = not self.app.is_headless
-        self._fill(self.index.sections)
+        if self.ready:
+            self._fill(self.index.sections)
+            self.show_line(self._first_line())
+            return
+        tree = self.query_one("#policy-tree", Tree)
+        what = "linting and indexing" if not self.loaded.linted else "indexing"
+        tree.root.add_leaf(Text(f"{what} {self.loaded.file}…", style="dim italic"))
+        self.show_line(1, (f"{what}…",))
+        # Started once the first frame is on screen, so the worker's thread does not delay it.
+        self.call_after_refresh(self._start_worker)
+
+    def _start_worker(self) -> None:
+        self.run_worker(self._prepare, thread=True, group="policy-index", exit_on_error=False)
+
+    def _prepare(self) -> None:
+        """Worker thread: lint and index; the tree is filled on the app's thread."""
+        try:
+            loaded = finish_lint(self.loaded)
+            index = build_index(loaded)
+        except Exception as exc:  # a bug, not a policy problem: say so rather than "linting…" forever
+            self.app.call_from_thread(self._failed, exc)
+            return
+        self.app.call_from_thread(self._prepared, loaded, index)
+
+    def _failed(self, exc: Exception) -> None:
+        tree = self.query_one("#policy-tree", Tree)
+        tree.clear()
+        tree.root.add_leaf(Text(f"indexing failed: {type(exc).__name__}: {exc}", style="bold red"))
+        self.notify(f"the policy view could not be built: {exc}", severity="error")
+
+    def _prepared(self, loaded: LoadedPolicy, index: PolicyIndex) -> None:
+        if not self.background or loaded.file != self.loaded.file:
+            return  # another policy was opened meanwhile
+        self.background = False
+        self.loaded, self.index, self.ready = loaded, index, True
+        self._fill(self.index.filtered(self._filter_text))
         self.show_line(self._first_line())
+        self.post_message(self.Ready(loaded))
 
     # -- public -------------------------------------------------------------------------------------
     def load(self, loaded: LoadedPolicy, *, uncovered: frozenset[int] = frozenset()) -> None:
         """Show another policy (a bundle opened from the bundles view)."""
-        self.loaded = loaded
-        self.index = build_index(loaded)
+        self.background = False
+        self.ready = True
+        self.loaded = finish_lint(loaded)
+        self.index = build_index(self.loaded)
         self.uncovered = uncovered
         self.show_coverage = bool(uncovered)
         self._fill(self.index.filtered(self._filter_text))
@@ -81,6 +140,37 @@ class PolicyPane(Vertical):
         if self.show_coverage and self.current_line in self.uncovered:
             header.append("○ no d2 test scenario exercised this rule\n", style="yellow")
         self.query_one("#policy-detail", Static).update(header)
+        self._show_policy_source()
+
+    def show_restriction(self, entry: Entry) -> None:
+        """A restriction example: what it does, its YAML and Python text, and the file it comes from."""
+        checked: Checked = entry.payload
+        example = checked.example
+        header = Text()
+        for i, text in enumerate(entry.detail):
+            header.append(text, style="bold" if i == 0 else "")
+            header.append("\n")
+        if entry.kind == "restriction":
+            if checked.error is not None:
+                header.append("✗ d2.restrict() would refuse this fragment:\n", style="bold red")
+                header.append(checked.error + "\n", style="red")
+            else:
+                header.append(
+                    "✓ compiled by the runtime's restriction compiler against this policy\n", "green"
+                )
+            header.append("\nYAML (a d2 test `restrict:` step):\n", style="bold")
+            header.append(checked.yaml)
+            header.append("\nPython:\n", style="bold")
+            header.append(checked.python)
+        self.query_one("#policy-detail", Static).update(header)
+        if example.lines is None:
+            self.current_line = max(1, example.line)
+            self._show_policy_source()
+        else:
+            source = render_source(example.lines, example.line, file=example.file)
+            self.query_one("#policy-source", Static).update(source)
+
+    def _show_policy_source(self) -> None:
         source = render_source(
             self.loaded.lines,
             self.current_line,
@@ -104,7 +194,8 @@ class PolicyPane(Vertical):
     def set_filter(self, text: str) -> None:
         """Filter now (tests and the command palette); typing goes through a short debounce."""
         self._filter_text = text
-        self._fill(self.index.filtered(text))
+        if self.ready:  # else the worker's result is shown filtered
+            self._fill(self.index.filtered(text))
 
     # -- tree ---------------------------------------------------------------------------------------
     def _fill(self, sections: tuple[Section, ...]) -> None:
@@ -127,7 +218,7 @@ class PolicyPane(Vertical):
 
     def _add(self, parent: TreeNode[Entry], entry: Entry, *, expand: bool = False) -> None:
         label = self._label(entry)
-        if entry.children:
+        if entry.has_children:
             node = parent.add(label, entry, expand=expand)
             if expand:
                 self._populate(node)
@@ -138,14 +229,20 @@ class PolicyPane(Vertical):
         entry = node.data
         if entry is None or node.children:
             return
-        for child in entry.children:
+        for child in entry.kids():
             self._add(node, child, expand=expand_children)
 
     def _label(self, entry: Entry) -> Text:
-        style = {"role": "bold green", "group": "magenta", "diagnostic": "red", "sequence": "blue"}.get(
-            entry.kind, ""
-        )
+        style = {
+            "role": "bold green",
+            "group": "magenta",
+            "diagnostic": "red",
+            "sequence": "blue",
+            "restriction": "cyan",
+        }.get(entry.kind, "")
         text = Text(entry.label, style=style)
+        if entry.label.startswith("✗"):
+            text.stylize("red")
         if "DENY" in entry.label:
             text.stylize("red")
         if self.show_coverage and entry.line in self.uncovered and entry.kind != "role":
@@ -157,7 +254,9 @@ class PolicyPane(Vertical):
         best: tuple[int, TreeNode[Entry], Entry, Entry | None] | None = None
         for section in root.children:
             holder = section.data
-            for entry in holder.children if holder is not None else ():
+            if holder is None or holder.label == "restrictions":  # examples, not rules; some in other files
+                continue
+            for entry in holder.children:
                 candidates: list[tuple[int, Entry | None]] = (
                     [(entry.line, None)] if not entry.children else []
                 )
@@ -194,7 +293,9 @@ class PolicyPane(Vertical):
     def _highlighted(self, event: Tree.NodeHighlighted[Entry]) -> None:
         entry = event.node.data
         pinned, self._pinned = self._pinned, None
-        if entry is not None and entry.kind != "section":
+        if entry is not None and isinstance(entry.payload, Checked):
+            self.show_restriction(entry)
+        elif entry is not None and entry.kind != "section":
             line = pinned[1] if pinned is not None and pinned[0] is event.node else entry.line
             self.show_line(line, entry.detail)
 
@@ -221,5 +322,6 @@ class PolicyPane(Vertical):
             self.notify("no coverage report loaded: d2 tui --coverage report.json", severity="warning")
             return
         self.show_coverage = not self.show_coverage
-        self._fill(self.index.filtered(self._filter_text))
+        if self.ready:
+            self._fill(self.index.filtered(self._filter_text))
         self.show_line(self.current_line)

@@ -86,7 +86,7 @@ def test_key_table_lists_every_binding() -> None:
 
 def test_screenshots_exist_and_come_from_textual() -> None:
     images = re.findall(r"!\[[^\]]*\]\((tui/[^)]+\.svg)\)", DOC.read_text(encoding="utf-8"))
-    assert len(images) == 5
+    assert len(images) == 6
     for image in images:
         svg = (ROOT / "docs" / image).read_text(encoding="utf-8")
         assert svg.startswith('<svg class="rich-terminal"') and "Generated with Rich" in svg

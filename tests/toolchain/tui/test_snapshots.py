@@ -43,6 +43,21 @@ def test_policy_view_filtered(snap_compare: Any, make_app: Callable[..., Any]) -
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
 
 
+def test_policy_restrictions(snap_compare: Any, make_app: Callable[..., Any]) -> None:
+    """A derived d2.restrict() example selected: what it leaves, its YAML and Python text."""
+
+    async def run_before(pilot: Any) -> None:
+        tree = pilot.app.query_one("#policy-tree")
+        section = next(n for n in tree.root.children if str(n.label).startswith("restrictions"))
+        tree.move_cursor(section)
+        await pilot.press("enter")
+        tree.move_cursor(section.children[3])  # analyst: narrow a request
+        await pilot.press("enter", "down", "down", "down")
+        await pilot.pause()
+
+    assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
+
+
 def test_explain_view(snap_compare: Any, make_app: Callable[..., Any]) -> None:
     async def run_before(pilot: Any) -> None:
         await pilot.press("2")

@@ -52,7 +52,7 @@ async def test_policy_sections_and_inline_diagnostics(make_app: Callable[..., An
     async with app.run_test(size=SIZE) as pilot:
         tree = app.query_one("#policy-tree", Tree)
         names = [str(n.label).split()[0] for n in tree.root.children]
-        assert names == ["roles", "tools", "groups", "sequences", "data", "diagnostics"]
+        assert names == ["roles", "tools", "groups", "sequences", "data", "restrictions", "diagnostics"]
         diagnostics = tree.root.children[-1]
         tree.move_cursor(diagnostics.children[0])
         await pilot.pause()
