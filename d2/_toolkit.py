@@ -15,6 +15,7 @@ from d2._core.origins import RequestValues, origins_of
 from d2._core.state import RequestLog, RequestState, UserContext
 from d2._engine.decide import apply_output, authorize, deny, missing_attribute
 from d2._engine.provenance import track_output
+from d2._engine.shared import share_facts
 from d2._lang.compiler import CompileResult, compile_policy
 from d2._lang.schema import load_schema, schema_diagnostics
 from d2._lang.source import JsonPath, SourceDoc, max_bytes_from_env, parse_policy_file, parse_policy_text
@@ -38,7 +39,7 @@ from d2._sources.jwks import (
     private_key_pem,
     public_jwk,
 )
-from d2._sources.session_state import session_log
+from d2._sources.session_state import refusing_log, session_log
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -89,10 +90,12 @@ __all__ = [
     "private_key_pem",
     "public_jwk",
     "push_state",
+    "refusing_log",
     "reset_state",
     "same",
     "schema_diagnostics",
     "session_log",
+    "share_facts",
     "sign_bundle",
     "suggest",
     "track_output",

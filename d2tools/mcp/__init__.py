@@ -48,6 +48,11 @@ def run_proxy(config: ProxyConfig, *, instance_name: str = "default") -> int:
     import anyio
 
     load_policy(config, instance_name)
+    import gc
+
+    # Everything imported and compiled so far lives as long as the process: keep it out of the
+    # collector's full passes, which otherwise rescan the SDK's pydantic schemas on every call burst.
+    gc.freeze()
     try:
         if config.listen is None:
             anyio.run(lambda: serve_stdio(config, instance_name=instance_name))

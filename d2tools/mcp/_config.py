@@ -17,8 +17,14 @@ from d2 import ConfigurationError
 __all__ = ["AuthSpec", "IdentitySpec", "ProxyConfig", "UpstreamSpec", "load_config", "parse_listen"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_TOP_KEYS = frozenset({"policy", "tool_id", "upstreams", "identity", "auth", "listen", "decision_log"})
+_TOP_KEYS = frozenset(
+    {"policy", "tool_id", "upstreams", "identity", "auth", "listen", "decision_log", "session_state"}
+)
 _UPSTREAM_KEYS = frozenset({"name", "command", "url", "env", "cwd", "headers", "timeout"})
+# d2.configure_session_state's settings; the signing keys stay in the environment (D2_SESSION_KEY).
+_STATE_KEYS = frozenset(
+    {"url", "ttl", "max_calls", "max_labels", "timeout", "degraded", "max_local_sessions", "reference_ttl"}
+)
 _AUTH_KEYS = frozenset(
     {"jwks", "issuer", "audience", "algorithms", "user_claim", "roles_claim", "attributes", "resource_url"}
 )
@@ -76,6 +82,8 @@ class ProxyConfig:
     tool_id: str = "{server}.{tool}"
     listen: tuple[str, int] | None = None
     decision_log: str | None = None
+    # Keyword arguments for d2.configure_session_state (empty: the environment decides).
+    session_state: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.upstreams:
@@ -236,4 +244,10 @@ def load_config(path: str | Path) -> dict[str, Any]:
         out["listen"] = parse_listen(str(raw["listen"]))
     if raw.get("decision_log"):
         out["decision_log"] = _resolve(file.parent, str(raw["decision_log"]))
+    state = raw.get("session_state")
+    if state is not None:
+        if not isinstance(state, Mapping):
+            raise ConfigurationError(f"{_where(file, 'session_state')} must be a mapping (url, ttl, ...)")
+        _unknown(file, "session_state", state, _STATE_KEYS)
+        out["session_state"] = {str(k): v for k, v in state.items() if not str(k).startswith("x-")}
     return out

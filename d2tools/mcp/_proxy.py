@@ -11,6 +11,7 @@ the caller is, which request state the call belongs to, and the refusal's MCP sh
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from d2tools.integrations._refusal import Refusal, refusal_for
 from ._auth import JwtVerifier, token_key, user_from_claims
 from ._config import ProxyConfig
 from ._content import from_value, to_value
-from ._session import request_state, use_state
+from ._session import SESSION_META_KEY, SessionTable, use_state
 from ._upstream import Upstream, UpstreamUnavailable
 
 __all__ = ["REFUSAL_META_KEY", "Proxy", "refusal_result"]
@@ -101,7 +102,12 @@ class Proxy:
         self.verifier = JwtVerifier(config.auth) if config.auth is not None else None
         identity = config.identity
         self.stdio_user = UserContext(identity.user, frozenset(identity.roles), dict(identity.attributes))
-        self._scope = f"proxy-{id(self):x}"
+        # Request keys name backend sessions: stable across replicas (the same token or HTTP session
+        # on another proxy process meets the same history), except stdio, whose one client is this
+        # process's connection.
+        self._scope = f"mcp:{instance_name}"
+        self._stdio_key = f"{self._scope}:stdio:{uuid.uuid4().hex}"
+        self.sessions = SessionTable()
 
     async def start(self, tg: TaskGroup) -> None:
         """Connect every upstream and build the catalog (fails if one cannot start)."""
@@ -137,12 +143,12 @@ class Proxy:
         """The acting user and the request-state key of this MCP request (None: no identity)."""
         request = getattr(ctx, "request", None)
         if request is None:  # stdio: one client per proxy process, configured identity
-            return self.stdio_user, f"{self._scope}|stdio"
+            return self.stdio_user, self._stdio_key
         http_session = request.headers.get("mcp-session-id")
         stateful = ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS and http_session
         if self.verifier is None:  # --no-auth HTTP: configured identity
-            key = f"session:{http_session}" if stateful else "http"
-            return self.stdio_user, f"{self._scope}|{key}"
+            key = f"s:{http_session}" if stateful else "anonymous"
+            return self.stdio_user, f"{self._scope}:{key}"
         auth_user = request.scope.get("user")
         token = getattr(auth_user, "access_token", None)
         if token is None or token.claims is None:
@@ -150,8 +156,8 @@ class Proxy:
         assert self.config.auth is not None
         user = user_from_claims(token.claims, self.config.auth)
         if stateful:
-            return user, f"{self._scope}|session:{http_session}|{token.claims.get('iss')}|{token.subject}"
-        return user, f"{self._scope}|{token_key(token)}"
+            return user, f"{self._scope}:s:{http_session}|{token.claims.get('iss')}|{token.subject}"
+        return user, f"{self._scope}:t:{token_key(token)}"
 
     # -- MCP handlers ---------------------------------------------------------------------------
 
@@ -199,7 +205,8 @@ class Proxy:
         box: list[CallToolResult] = []
         raw_token = _RAW.set(box)
         try:
-            with use_state(request_state(key, user)):
+            state = self.sessions.state(key, user, _reference(params), self.manager.policy)
+            with use_state(state):
                 value = await guarded(**arguments)
         except PermissionDeniedError as exc:
             return refusal_result(refusal_for(exc))
@@ -216,6 +223,14 @@ class Proxy:
         if not box:  # pragma: no cover - the guard returned without running the body
             return refusal_result(refusal_for(reason=str(Reason.INTERNAL_ERROR)))
         return _own_meta(from_value(box[0], value))
+
+
+def _reference(params: CallToolRequestParams) -> object:
+    """The signed session reference a client sent in ``_meta["d2/session"]`` (None when absent)."""
+    meta = params.meta
+    if not meta:
+        return None
+    return meta.get(SESSION_META_KEY)
 
 
 def _own_meta(result: CallToolResult) -> CallToolResult:

@@ -18,7 +18,15 @@ from typing import Any, TextIO
 import anyio
 from anyio.abc import TaskGroup
 from mcp import Client, MCPError, StdioServerParameters, stdio_client
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Tool
+from mcp_types import (
+    CONNECTION_CLOSED,
+    HEADER_MISMATCH,
+    REQUEST_TIMEOUT,
+    CallToolRequest,
+    CallToolRequestParams,
+    CallToolResult,
+    Tool,
+)
 
 from ._config import UpstreamSpec
 
@@ -130,7 +138,7 @@ class Upstream:
         except UpstreamUnavailable:
             raise
         try:
-            return await client.call_tool(name, dict(arguments))
+            return await _call(client, name, dict(arguments))
         except MCPError as exc:
             if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
                 self._drop(_describe(exc))
@@ -163,6 +171,27 @@ async def _http_with_headers(url: str, headers: dict[str, str]) -> AsyncIterator
         streamable_http_client(url, http_client=http) as streams,
     ):
         yield streams
+
+
+async def _call(client: Client, name: str, arguments: dict[str, Any]) -> CallToolResult:
+    """One ``tools/call`` on the client's session, without re-checking the result's output schema.
+
+    ``Client.call_tool`` validates every structured result against the tool's ``outputSchema`` with
+    jsonschema; in the proxy that check is redundant: the proxy forwards the schema in its own
+    ``tools/list`` (or drops it when output rules may rewrite the result), so the downstream client
+    runs the same validation on what it finally receives, exactly as on a direct connection. d2's
+    own output rules never rely on the schema. The session still parses the result as a
+    ``CallToolResult`` of the negotiated protocol version (malformed results raise, and the guard
+    refuses them). A 2026-07-28 ``HEADER_MISMATCH`` (a stale listing of the tool) goes once through
+    ``Client.call_tool``, which re-lists the tool and resends, as the SDK specifies.
+    """
+    request = CallToolRequest(params=CallToolRequestParams(name=name, arguments=arguments))
+    try:
+        return await client.session.send_request(request, CallToolResult)
+    except MCPError as exc:
+        if exc.code != HEADER_MISMATCH:
+            raise
+    return await client.call_tool(name, arguments)
 
 
 async def _list_all(client: Client) -> list[Tool]:

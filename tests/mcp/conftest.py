@@ -117,9 +117,9 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
     return Issuer(tmp_path_factory.mktemp("idp"))
 
 
-def spawn(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {"D2_SILENT": "1"}
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def spawn(args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    full = os.environ | {"D2_SILENT": "1"} | (env or {})
+    proc = subprocess.Popen(args, cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_port(port, proc)
     except BaseException:

@@ -27,6 +27,7 @@ def test_config_example_loads(tmp_path: Path) -> None:
     values = load_config(tmp_path / "proxy.yaml")
     assert [u.name for u in values["upstreams"]] == ["crm", "time", "tickets"]
     assert values["auth"].roles_claim == "realm_access.roles"
+    assert values["session_state"] == {"url": "redis://127.0.0.1:6379/0", "max_local_sessions": 50000}
 
 
 def test_refusal_example_is_what_the_proxy_sends() -> None:

@@ -208,18 +208,27 @@ def test_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     assert upstream.command == ("python", "s.py") and upstream.cwd == str(tmp_path / "cfg")
 
 
-def test_request_state_is_per_key_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    user = d2.UserContext("u", frozenset({"r"}))
-    first = _session.request_state("k1", user)
-    assert _session.request_state("k1", user).log is first.log
-    assert _session.request_state("k2", user).log is not first.log
-    renewed = _session.request_state("k1", d2.UserContext("u", frozenset({"r", "s"})))
-    assert renewed.log is first.log and renewed.user.roles == {"r", "s"}
-    monkeypatch.setattr(_session, "MAX_STATES", 1)
-    _session.request_state("k3", user)
-    assert "k1" not in _session._states and "k3" in _session._states
-    _session.forget("k3")
-    assert "k3" not in _session._states
+def test_request_state_is_per_key_on_the_session_backend() -> None:
+    from d2._sources.session_state import reset_session_state
+
+    reset_session_state()
+    try:
+        user = d2.UserContext("u", frozenset({"r"}))
+        first = _session.request_state("k1", user)
+        assert _session.request_state("k1", user).log is first.log
+        assert _session.request_state("k2", user).log is not first.log
+        renewed = _session.request_state("k1", d2.UserContext("u", frozenset({"r", "s"})))
+        assert renewed.log is first.log and renewed.user.roles == {"r", "s"}
+        # Another user never meets this history: the backend hands it a log that refuses every call.
+        other = _session.request_state("k1", d2.UserContext("mallory", frozenset({"r"})))
+        assert other.log is not first.log and other.log.shared is not None
+        # Long keys (issuer, subject, HTTP session id) become bounded digests, stable per key.
+        long_key = "mcp:default:s:" + "x" * 300
+        assert _session.session_id_for(long_key) == _session.session_id_for(long_key)
+        assert len(_session.session_id_for(long_key)) <= 200
+        assert _session.request_state(long_key, user).log is _session.request_state(long_key, user).log
+    finally:
+        reset_session_state()
 
 
 def test_claims_map_to_a_user() -> None:
@@ -282,3 +291,14 @@ async def test_a_rewritten_tool_is_listed_without_the_schema_its_results_no_long
         result = await client.call_tool("up.strict", {})
     assert listed["up.strict"].output_schema is None
     assert not result.is_error and result.structured_content == {"a": 1}
+
+
+def test_session_state_in_the_config_file_is_checked(tmp_path: Path) -> None:
+    file = tmp_path / "proxy.yaml"
+    file.write_text(
+        "upstreams:\n  - {name: a, command: x}\nsession_state: {ttl: 60, max_local_sessions: 5}\n"
+    )
+    assert load_config(file)["session_state"] == {"ttl": 60, "max_local_sessions": 5}
+    file.write_text("upstreams:\n  - {name: a, command: x}\nsession_state: {signing_key: s3cret}\n")
+    with pytest.raises(ConfigurationError, match=r"unknown key.*session_state: signing_key"):
+        load_config(file)
