@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from d2._base.diagnostics import Diagnostic as Diagnostic
-from d2._base.diagnostics import Location as Location
-from d2._base.diagnostics import Severity as Severity
 from d2._config import configure_rbac as configure_rbac
 from d2._config import configure_rbac_async as configure_rbac_async
 from d2._config import configure_rbac_sync as configure_rbac_sync
@@ -20,7 +17,6 @@ from d2._runtime.context import run_as as run_as
 from d2._runtime.context import set_user as set_user
 from d2._runtime.context import set_user_context as set_user_context
 from d2._runtime.context import warn_if_context_set as warn_if_context_set
-from d2._runtime.events import DecisionEvent as DecisionEvent
 from d2._runtime.events import add_decision_sink as add_decision_sink
 from d2._runtime.events import flush_events as flush_events
 from d2._runtime.events import remove_decision_sink as remove_decision_sink
@@ -30,11 +26,6 @@ from d2._runtime.facts import has_fact as has_fact
 from d2._runtime.facts import record_fact as record_fact
 from d2._runtime.facts import record_facts as record_facts
 from d2._runtime.guard import d2_guard as d2_guard
-from d2._runtime.middleware import ASGIMiddleware as ASGIMiddleware
-from d2._runtime.middleware import clear_context as clear_context
-from d2._runtime.middleware import clear_context_async as clear_context_async
-from d2._runtime.middleware import headers_extractor as headers_extractor
-from d2._runtime.restrict import restrict as restrict
 from d2._sources.manager import PolicyManager as PolicyManager
 from d2._sources.manager import get_policy_manager as get_policy_manager
 from d2._sources.manager import load_policy_file as load_policy_file
@@ -54,14 +45,22 @@ from d2.exceptions import PolicyTooLargeError as PolicyTooLargeError
 from d2.exceptions import Reason as Reason
 from d2.exceptions import TooManyToolsError as TooManyToolsError
 
-from . import threads as threads
-
 if TYPE_CHECKING:
+    from d2 import threads as threads
+    from d2._base.diagnostics import Diagnostic as Diagnostic
+    from d2._base.diagnostics import Location as Location
+    from d2._base.diagnostics import Severity as Severity
     from d2._lang.compiler import CompileResult as CompileResult
     from d2._lang.compiler import compile_policy as compile_policy
+    from d2._runtime.event_model import DecisionEvent as DecisionEvent
+    from d2._runtime.middleware import ASGIMiddleware as ASGIMiddleware
+    from d2._runtime.middleware import clear_context as clear_context
+    from d2._runtime.middleware import clear_context_async as clear_context_async
+    from d2._runtime.middleware import headers_extractor as headers_extractor
     from d2._runtime.request_values import get_request_values as get_request_values
     from d2._runtime.request_values import record_untrusted as record_untrusted
     from d2._runtime.request_values import set_request_values as set_request_values
+    from d2._runtime.restrict import restrict as restrict
     from d2._runtime.session import httpx_session_hook as httpx_session_hook
     from d2._runtime.session import httpx_session_hook_async as httpx_session_hook_async
     from d2._runtime.session import join_session as join_session
@@ -71,8 +70,19 @@ if TYPE_CHECKING:
     from d2._sources.session_state import configure_session_state as configure_session_state
 
 # Imported on first use: the compiler pulls jsonschema and ruamel.yaml; sessions pull their key handling;
-# request values and provenance their value-key machinery; the decision stream its socket server.
+# request values and provenance their value-key machinery; the decision stream its socket server;
+# the middleware, restrictions and thread helpers are only for the programs that use them.
 _LAZY = {
+    "DecisionEvent": "._runtime.event_model",
+    "Severity": "._base.diagnostics",
+    "Location": "._base.diagnostics",
+    "Diagnostic": "._base.diagnostics",
+    "ASGIMiddleware": "._runtime.middleware",
+    "clear_context": "._runtime.middleware",
+    "clear_context_async": "._runtime.middleware",
+    "headers_extractor": "._runtime.middleware",
+    "restrict": "._runtime.restrict",
+    "threads": ".threads",
     "get_request_values": "._runtime.request_values",
     "record_untrusted": "._runtime.request_values",
     "set_request_values": "._runtime.request_values",
@@ -89,15 +99,20 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import the policy compiler (jsonschema, ruamel.yaml) only when it is first used."""
+    """Import what most programs never touch (the compiler, sessions, middleware, ...) on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'd2' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(module, __name__), name)
+    imported = import_module(module, __name__)
+    value = imported if name == "threads" else getattr(imported, name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 d2 = d2_guard

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from d2._base.roles import sorted_roles
+
 if TYPE_CHECKING:
     from d2._base.diagnostics import Diagnostic
 
@@ -127,6 +129,30 @@ class PermissionDeniedError(D2Error):
         if self.location:
             text += f" (rule at {self.location})"
         return text
+
+    @classmethod
+    def _refusal(
+        cls,
+        reason: Reason | str,
+        tool_id: str,
+        user_id: str | None,
+        roles: frozenset[str],
+        location: str | None,
+        detail: str | None,
+        value: Any,
+    ) -> PermissionDeniedError:
+        """The engine's constructor: the same error as ``cls(reason=..., ...)`` without parsing keyword
+        arguments, which costs more than the rest of a refusal (refusals are on the hot path too)."""
+        exc = cls.__new__(cls, "")
+        exc.reason = _as_reason(reason)
+        exc.tool_id = tool_id
+        exc.user_id = user_id
+        exc.roles = sorted_roles(roles) if roles else ()
+        exc.location = location
+        exc.detail = detail
+        exc.value = value
+        exc._message = ""
+        return exc
 
     @property
     def tool(self) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 __all__ = ["suggest"]
@@ -68,6 +67,8 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
         synonym = _SYNONYMS.get(word.lower().replace("-", "").replace("_", ""))
     if synonym in pool:
         return synonym
+    import difflib  # only when a name is misspelt: ``import d2`` does not pay for it
+
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.75)
     if close:
         return close[0]

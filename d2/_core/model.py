@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from d2._base.diagnostics import Location
+from d2._core.verdict import MissingAttribute, Violation
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from d2._core.state import RequestState
 
 __all__ = [
@@ -29,29 +31,6 @@ __all__ = [
 ]
 
 _ACCESS_CACHE_LIMIT = 65_536
-
-
-class MissingAttribute(Exception):
-    """Raised by an attribute-bound test whose attribute is absent or unusable: the call is refused."""
-
-    def __init__(self, ref: object, op: str, where: Location | None, problem: str) -> None:
-        super().__init__(f"attribute '{ref}' {problem}")
-        self.ref = ref
-        self.op = op
-        self.where = where
-        self.problem = problem
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """Why a condition failed: which parameter or field, which operator, and the rule's location."""
-
-    reason: str
-    target: str
-    operator: str
-    location: Location
-    message: str
-    value: Any = None
 
 
 class InputCheck(Protocol):

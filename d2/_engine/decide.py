@@ -9,15 +9,24 @@ runs) output validation and sanitization.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from d2._base.diagnostics import Location
-from d2._core.model import CompiledPolicy, Grant, MissingAttribute, Violation
-from d2._core.state import RequestState
-from d2._engine.shared import record_shared
+from d2._core.verdict import MissingAttribute, Violation
+
+if TYPE_CHECKING:
+    from d2._core.model import CompiledPolicy, Grant
+    from d2._core.state import RequestState
 from d2.exceptions import PermissionDeniedError, Reason
 
-__all__ = ["apply_output", "authorize", "deny", "deny_for_violation", "missing_attribute"]
+__all__ = [
+    "allow_plain",
+    "apply_output",
+    "authorize",
+    "authorize_general",
+    "deny",
+    "deny_for_violation",
+    "missing_attribute",
+]
 
 ArgsFn = Callable[[], Mapping[str, Any]]
 
@@ -33,21 +42,41 @@ def deny(
     cls: type[PermissionDeniedError] = PermissionDeniedError,
 ) -> NoReturn:
     """Raise a refusal that carries everything a handler or log needs."""
-    user = state.user if state is not None else None
-    raise cls(
-        reason=reason,
-        tool_id=tool,
-        user_id=user.user_id if user else None,
-        roles=user.roles if user else (),
-        location=location,
-        detail=detail,
-        value=value,
-    )
+    if state is None:
+        raise cls._refusal(reason, tool, None, frozenset(), location, detail, value)
+    user = state.user
+    raise cls._refusal(reason, tool, user.user_id, user.roles, location, detail, value)
 
 
 def deny_for_violation(v: Violation, tool: str, state: RequestState) -> NoReturn:
     """Turn a failed condition into a refusal naming the field, the operator and the rule."""
     deny(v.reason, tool, state, location=str(v.location), detail=v.message, value=v.value)
+
+
+def allow_plain(policy: CompiledPolicy, state: RequestState, tool: str) -> bool:
+    """Decide and record the common call in one step, or return False for :func:`authorize` to decide.
+
+    The common call: a grant with no conditions or output rules, no data-flow rules, no restriction
+    active, history kept in this process; at most sequence rules, checked and recorded in one pass.
+    Nothing about it depends on the arguments or the result, so the guard binds neither.
+    """
+    access = policy._cache.get((tool, state.user.roles))
+    if access is None or not access.open or state.restrictions or policy.flow is not None:
+        return False
+    log = state.log
+    if log.shared is not None:  # a shared session records every call in its backend
+        return False
+    seq = policy.sequence
+    if seq is None:
+        log.history.append(tool)
+        log.calls += 1
+        log.last_tool = tool
+        return True
+    with log.lock:
+        violation = seq.step(log, tool, state.user.roles)
+    if violation is not None:
+        deny_for_violation(violation, tool, state)
+    return True
 
 
 def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: ArgsFn) -> tuple[Grant, ...]:
@@ -56,23 +85,16 @@ def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: Args
     Returns the allowing grants that carry output rules (empty for a plain allow): those rules apply
     to the result.
     """
+    if allow_plain(policy, state, tool):
+        return ()
+    return authorize_general(policy, state, tool, args)
+
+
+def authorize_general(
+    policy: CompiledPolicy, state: RequestState, tool: str, args: ArgsFn
+) -> tuple[Grant, ...]:
+    """:func:`authorize` for a call :func:`allow_plain` declined (the guard tries that first itself)."""
     access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
-    if access.open and not state.restrictions and policy.flow is None:
-        log = state.log
-        if log.shared is None:  # a shared session records every call in its backend (below)
-            seq = policy.sequence
-            if seq is None:
-                # The common case, kept short: a plain grant, nothing request-dependent to check.
-                log.history.append(tool)
-                log.calls += 1
-                log.last_tool = tool
-                return ()
-            # A plain grant under sequence rules: check and record them in one pass.
-            with log.lock:
-                violation = seq.step(log, tool, state.user.roles)
-            if violation is not None:
-                deny_for_violation(violation, tool, state)
-            return ()
     if access.deny is not None:
         deny(
             Reason.EXPLICIT_DENY,
@@ -146,6 +168,8 @@ def _passing_grants(
 def _sequence_flow_record(policy: CompiledPolicy, state: RequestState, tool: str) -> None:
     log = state.log
     if log.shared is not None:
+        from d2._engine.shared import record_shared  # only sessions shared across processes
+
         refusal = record_shared(policy, state, tool, log.shared)
         if isinstance(refusal, Violation):
             deny_for_violation(refusal, tool, state)
@@ -191,5 +215,10 @@ def apply_output(grants: tuple[Grant, ...], value: Any, state: RequestState, too
 
 def missing_attribute(exc: MissingAttribute) -> Violation:
     """A condition bound to a user attribute that is absent or unusable: refuse, never compare to None."""
-    where = exc.where or Location("<policy>", 1, 1)
+    if exc.where is not None:
+        where = exc.where
+    else:
+        from d2._base.diagnostics import Location
+
+        where = Location("<policy>", 1, 1)
     return Violation(Reason.MISSING_ATTRIBUTE, str(exc.ref), exc.op, where, str(exc))

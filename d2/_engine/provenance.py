@@ -7,10 +7,11 @@ caller, and so the model, sees exactly the recorded value. Only tools that emit 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from d2._core.model import CompiledPolicy
-from d2._core.state import RequestState
+if TYPE_CHECKING:
+    from d2._core.model import CompiledPolicy
+    from d2._core.state import RequestState
 
 __all__ = ["track_output"]
 

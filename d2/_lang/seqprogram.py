@@ -225,8 +225,9 @@ class SequenceProgram:
         progress = log.progress
         history = log.history
         n, calls = len(history), log.calls
-        if progress.get(_MARK) != (calls if calls > n else n) * _SPAN + self.serial:
-            self.sync(log)
+        mark = (calls if calls > n else n) * _SPAN + self.serial
+        if progress.get(_MARK) != mark:
+            self.sync(log)  # it stamps the same ``mark``
         view = self._views.get(roles) or self._view(roles)
         if tool in view.deny_last or view.workflows:
             violation = self.check(log, tool, roles)
@@ -238,8 +239,9 @@ class SequenceProgram:
             k = progress.get(rule.key, 0)
             if k < rule.last and tool in rule.steps[k]:
                 progress[rule.key] = k + 1
-        n, calls = len(history), log.calls
-        progress[_MARK] = (calls if calls > n else n) * _SPAN + self.serial
+        # One more call: ``_calls`` is one higher (when ``calls`` had fallen behind a full history it is
+        # not, and the next call finds the stamp stale and rebuilds: the safe side).
+        progress[_MARK] = mark + _SPAN
         log.last_tool = tool
         return None
 
@@ -261,7 +263,11 @@ class SequenceProgram:
         progress.update(kept)
         stale = [r for r in self.bound_rules if r.key not in current]
         if stale:
-            _rebuild(progress, stale, log.history, truncated=calls > len(log.history))
+            # A full history may have lost calls even when ``calls`` says otherwise: the plain-grant
+            # path counts without the lock, so racing threads can under-count. Take it as truncated.
+            history = log.history
+            truncated = calls > len(history) or len(history) == history.maxlen
+            _rebuild(progress, stale, history, truncated=truncated)
         progress[_MARK] = calls * _SPAN + self.serial
 
     def completed_by(self, log: RequestLog, tool: str) -> tuple[SeqRule, ...]:

@@ -8,16 +8,18 @@ There is no module-global store; an uncleared request leaks nothing once it is u
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d2._core.state import _EMPTY, RequestLog, RequestState, UserContext
 from d2.exceptions import ContextLeakWarning
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = [
     "RequestLog",
@@ -118,7 +120,11 @@ def warn_if_context_set(*, logger: logging.Logger | None = None) -> bool:
         f"d2 user context still set (user {state.user.user_id!r}); clear it with clear_user_context() "
         "or use set_user_context()/run_as() as a context manager"
     )
-    (logger or logging.getLogger("d2.context")).warning("%s", message)
+    if logger is None:
+        import logging
+
+        logger = logging.getLogger("d2.context")
+    logger.warning("%s", message)
     warnings.warn(message, ContextLeakWarning, stacklevel=2)
     return True
 

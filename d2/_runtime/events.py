@@ -17,17 +17,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d2._base.log import logger
-from d2._runtime.event_model import DecisionEvent
+from d2._base.roles import _SORTED, sorted_roles
+
+if TYPE_CHECKING:
+    from d2._runtime.event_model import DecisionEvent
 
 __all__ = ["DecisionEvent", "EventSink", "add_decision_sink", "flush_events", "remove_decision_sink"]
 
 QUEUE_LIMIT = 10_000
 
 
-EventSink = Callable[[DecisionEvent], object]
+EventSink = Callable[["DecisionEvent"], object]
 
 # Read on the hot path: a plain list whose truthiness says whether anyone listens.
 SINKS: list[EventSink] = []
@@ -70,7 +73,8 @@ class _Dispatcher:
             self.thread.start()
 
     def _run(self) -> None:
-        from d2._runtime.recorded_event import recorded  # only once a sink listens
+        # Only once a sink listens. The loop builds each event inline (``recorded`` without the call).
+        from d2._runtime.recorded_event import EPOCH_SET, NEW, RECORD_SET, RecordedEvent
 
         while True:
             if not self.ring:
@@ -82,7 +86,12 @@ class _Dispatcher:
             for record in batch:
                 # One event at a time: each is freed before the next exists, so delivery allocates
                 # nothing that lives long enough to make the collector scan the whole heap.
-                event = record[1] if len(record) == 2 else recorded(record, epoch)
+                if len(record) == 2:
+                    event = record[1]
+                else:
+                    event = NEW(RecordedEvent)
+                    RECORD_SET(event, record)
+                    EPOCH_SET(event, epoch)
                 for sink in sinks:
                     try:
                         sink(event)
@@ -168,7 +177,7 @@ def record(
     d = _DISPATCHER
     if state is not None:
         user = state.user
-        roles = _ROLES.get(user.roles) or _sorted_roles(user.roles)
+        roles = _ROLES.get(user.roles) or sorted_roles(user.roles)
         user_id, request_id = user.user_id, state.log.request_id
     else:
         roles, user_id, request_id = (), None, None
@@ -192,14 +201,7 @@ def record(
         d.wake.set()
 
 
-_ROLES: dict[frozenset[str], tuple[str, ...]] = {}
-
-
-def _sorted_roles(roles: frozenset[str]) -> tuple[str, ...]:
-    if len(_ROLES) > 4096:
-        _ROLES.clear()
-    found = _ROLES[roles] = tuple(sorted(roles))
-    return found
+_ROLES = _SORTED  # read directly on the hot path; ``sorted_roles`` fills it
 
 
 def emit(event: DecisionEvent) -> None:
@@ -251,3 +253,12 @@ def _after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
+
+
+def __getattr__(name: str) -> Any:
+    """``DecisionEvent`` on first use: a program with no sink never builds the class's dataclass."""
+    if name == "DecisionEvent":
+        from d2._runtime.event_model import DecisionEvent
+
+        return DecisionEvent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

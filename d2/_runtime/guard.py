@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from d2._base.log import logger
 from d2._core.callkeys import CALL, CHECKED
-from d2._core.model import CompiledPolicy
-from d2._engine.decide import apply_output, authorize, deny
+from d2._engine.decide import allow_plain, apply_output, authorize_general, deny
 from d2._engine.provenance import track_output
-from d2._runtime import events as _events
 from d2._runtime.context import _STATE, RequestState
+from d2._runtime.events import SINKS, record
 from d2._sources.manager import PolicyManager, get_policy_manager
 from d2.exceptions import (
     BundleExpiredError,
@@ -35,6 +34,7 @@ from d2.exceptions import (
 if TYPE_CHECKING:
     import inspect
 
+    from d2._core.model import CompiledPolicy, Grant
     from d2._runtime.binding import Binder
 
 __all__ = ["d2_guard"]
@@ -200,13 +200,33 @@ class _Guard:
             return err
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def emit(self, started: float, allowed: bool, exc: PermissionDeniedError | None) -> None:
-        """Append the decision to the event ring (no lock, no event object: the consumer builds it)."""
-        if exc is None:
-            _events.record(self.tool, _STATE.get(), True, None, None, started, self.manager.policy)
-        else:
-            why, where = str(exc.reason), exc.location
-            _events.record(self.tool, _STATE.get(), False, why, where, started, self.manager.policy)
+    def emit(
+        self, started: float, exc: PermissionDeniedError, state: Any, policy: CompiledPolicy | None
+    ) -> None:
+        """Append a refusal to the event ring (no lock, no event object: the consumer builds it).
+
+        ``state`` and ``policy`` may be unbound when the guard failed before reading them.
+        """
+        record(self.tool, state, False, str(exc.reason), exc.location, started, policy)
+
+    def after(
+        self, policy: CompiledPolicy, state: RequestState, grants: tuple[Grant, ...], result: Any
+    ) -> Any:
+        """Apply the output rules of ``grants`` and track where the result came from.
+
+        Raises the refusal (an internal error becomes one) for the wrapper to hand to ``on_deny``.
+        """
+        tool = self.tool
+        try:
+            if grants:
+                result = apply_output(grants, result, state, tool)
+            if policy.flow is not None and tool in policy.flow.tracked:
+                track_output(policy, state, tool, result)
+        except PermissionDeniedError:
+            raise
+        except Exception as exc:
+            raise self.internal(exc) from exc
+        return result
 
 
 def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
@@ -214,7 +234,8 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = perf_counter() if _events.SINKS else 0.0
+        started = perf_counter() if SINKS else 0.0
+        policy = state = None
         if g.strict and _in_running_loop():
             raise ConfigurationError(
                 f"sync tool {tool!r} called inside a running event loop with strict sync mode on; "
@@ -230,33 +251,31 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
                 or (policy.expires_ts is not None and time() >= policy.expires_ts)
             ):
                 g.precheck(policy, state)
-            grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
-            if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
-                args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
+            if allow_plain(policy, state, tool):  # type: ignore[arg-type]
+                grants = None  # nothing depends on the arguments or the result
+            else:
+                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
+                if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
+                    args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:
             if started:
-                g.emit(started, False, exc)
+                g.emit(started, exc, state, policy)
+            if g.on_deny is RAISE:
+                raise
             return g.refuse(exc)
         except ConfigurationError:
             raise
         except Exception as exc:
             return g.refuse(g.internal(exc))
         if started:
-            g.emit(started, True, None)
+            record(tool, state, True, None, None, started, policy)
+        if grants is None:
+            return fn(*args, **kwargs)
         result = fn(*args, **kwargs)
-        if grants:
-            try:
-                result = apply_output(grants, result, state, tool)  # type: ignore[arg-type]
-            except PermissionDeniedError as exc:
-                return g.refuse(exc)
-            except Exception as exc:
-                return g.refuse(g.internal(exc))
-        if policy.flow is not None and tool in policy.flow.tracked:  # type: ignore[union-attr]
-            try:
-                track_output(policy, state, tool, result)  # type: ignore[arg-type]
-            except Exception as exc:
-                return g.refuse(g.internal(exc))
-        return result
+        try:
+            return g.after(policy, state, grants, result)  # type: ignore[arg-type]
+        except PermissionDeniedError as exc:
+            return g.refuse(exc)
 
     return wrapper
 
@@ -266,7 +285,8 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = perf_counter() if _events.SINKS else 0.0
+        started = perf_counter() if SINKS else 0.0
+        policy = state = None
         try:
             policy = manager.policy
             state = _STATE.get()
@@ -277,33 +297,31 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
                 or (policy.expires_ts is not None and time() >= policy.expires_ts)
             ):
                 g.precheck(policy, state)
-            grants = authorize(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
-            if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
-                args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
+            if allow_plain(policy, state, tool):  # type: ignore[arg-type]
+                grants = None  # nothing depends on the arguments or the result
+            else:
+                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
+                if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
+                    args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:
             if started:
-                g.emit(started, False, exc)
+                g.emit(started, exc, state, policy)
+            if g.on_deny is RAISE:
+                raise
             return await _maybe_await(g.refuse(exc))
         except ConfigurationError:
             raise
         except Exception as exc:
             return await _maybe_await(g.refuse(g.internal(exc)))
         if started:
-            g.emit(started, True, None)
+            record(tool, state, True, None, None, started, policy)
+        if grants is None:
+            return await fn(*args, **kwargs)
         result = await fn(*args, **kwargs)
-        if grants:
-            try:
-                result = apply_output(grants, result, state, tool)  # type: ignore[arg-type]
-            except PermissionDeniedError as exc:
-                return await _maybe_await(g.refuse(exc))
-            except Exception as exc:
-                return await _maybe_await(g.refuse(g.internal(exc)))
-        if policy.flow is not None and tool in policy.flow.tracked:  # type: ignore[union-attr]
-            try:
-                track_output(policy, state, tool, result)  # type: ignore[arg-type]
-            except Exception as exc:
-                return await _maybe_await(g.refuse(g.internal(exc)))
-        return result
+        try:
+            return g.after(policy, state, grants, result)  # type: ignore[arg-type]
+        except PermissionDeniedError as exc:
+            return await _maybe_await(g.refuse(exc))
 
     return wrapper
 

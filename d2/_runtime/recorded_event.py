@@ -13,7 +13,7 @@ from typing import Any
 
 from d2._runtime.event_model import DecisionEvent
 
-__all__ = ["RecordedEvent", "recorded"]
+__all__ = ["EPOCH_SET", "NEW", "RECORD_SET", "RecordedEvent", "recorded"]
 
 _FIELDS = tuple(DecisionEvent.__dataclass_fields__)
 _GET = {name: getattr(DecisionEvent, name).__get__ for name in _FIELDS}
@@ -62,7 +62,7 @@ class RecordedEvent(DecisionEvent):
         )
         for setter, value in zip(_SET, values, strict=True):
             setter(self, value)
-        _RECORD_SET(self, None)
+        RECORD_SET(self, None)
 
     def _plain(self) -> DecisionEvent:
         return DecisionEvent(*(getattr(self, name) for name in _FIELDS))
@@ -85,14 +85,15 @@ class RecordedEvent(DecisionEvent):
 for _name in _FIELDS:
     setattr(RecordedEvent, _name, _field(_name))
 
-_NEW = object.__new__
-_RECORD_SET = vars(RecordedEvent)["_record"].__set__
-_EPOCH_SET = vars(RecordedEvent)["_epoch"].__set__
+# The events consumer builds events with these directly (``recorded`` inlined in its loop).
+NEW = object.__new__
+RECORD_SET = vars(RecordedEvent)["_record"].__set__
+EPOCH_SET = vars(RecordedEvent)["_epoch"].__set__
 
 
 def recorded(record: tuple[Any, ...], epoch: float) -> RecordedEvent:
     """Wrap a ring record (``epoch`` turns its perf_counter reading into wall-clock time)."""
-    event: RecordedEvent = _NEW(RecordedEvent)
-    _RECORD_SET(event, record)
-    _EPOCH_SET(event, epoch)
+    event: RecordedEvent = NEW(RecordedEvent)
+    RECORD_SET(event, record)
+    EPOCH_SET(event, epoch)
     return event

@@ -12,16 +12,16 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Generator
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from d2._base.log import logger
-from d2._core.model import CompiledPolicy
 from d2.exceptions import BundleExpiredError, ConfigurationError, D2Error
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
+    from d2._core.model import CompiledPolicy
     from d2._sources.discovery import Discovery
     from d2._sources.watcher import FileWatcher, WatchStatus
 
@@ -91,6 +91,8 @@ def check_not_expired(policy: CompiledPolicy, *, now: datetime | None = None) ->
     """Refuse a policy past its ``expires``; warn when it expires within a week."""
     if policy.expires is None:
         return
+    from datetime import datetime, timedelta, timezone  # a policy with an expiry has imported it
+
     current = now or datetime.now(timezone.utc)
     if policy.expires <= current:
         raise BundleExpiredError(

@@ -232,9 +232,11 @@ def test_bug_in_on_deny_handler_surfaces_as_itself(policy: Path) -> None:
         write()
 
 
+@pytest.mark.parametrize("step", ["allow_plain", "authorize_general"])
 def test_internal_error_fails_closed_and_never_runs_the_tool(
-    policy: Path, monkeypatch: pytest.MonkeyPatch
+    policy: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
+    """Either engine step the guard calls (the plain-grant step, then the general one) may break."""
     ran = []
 
     @d2.d2_guard("billing.read")
@@ -244,7 +246,9 @@ def test_internal_error_fails_closed_and_never_runs_the_tool(
     def broken(*args: object) -> None:
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr(_guard, "authorize", broken)
+    if step == "authorize_general":
+        monkeypatch.setattr(_guard, "allow_plain", lambda *args: False)
+    monkeypatch.setattr(_guard, step, broken)
     with d2.set_user_context("alice", ["viewer"]), pytest.raises(d2.PermissionDeniedError) as info:
         read()
     assert info.value.reason == "internal_error"

@@ -106,6 +106,36 @@ def test_a_rule_added_after_the_history_was_truncated_refuses_its_last_step(
         tools["db.read"]()  # calls the new rule does not end with still run
 
 
+PLAIN = """
+policies:
+  - role: analyst
+    permissions: [db.read, web.post, other.step, x.start]
+"""
+
+
+def test_a_full_history_counts_as_truncated_even_when_the_call_count_fell_behind(
+    load: Callable[[str], Path],
+) -> None:
+    """Plain grants count calls without the request's lock, so racing threads can lose increments;
+    a full history must still be taken as truncated, or a pattern started before it is forgotten."""
+    from d2._core.state import HISTORY_LIMIT
+    from d2._runtime.context import _STATE
+
+    path = load(PLAIN)
+    tools = _tools()
+    with d2.set_user_context("u", ["analyst"]):
+        tools["x.start"]()
+        for _ in range(LONG):
+            tools["db.read"]()
+        state = _STATE.get()
+        assert state is not None
+        state.log.calls = HISTORY_LIMIT  # as if 51 increments had been lost to a race
+        _reload(path, ADDED_RULE)
+        with pytest.raises(d2.PermissionDeniedError) as info:
+            tools["other.step"]()
+        assert info.value.reason == d2.Reason.SEQUENCE_VIOLATION
+
+
 def test_short_requests_still_rebuild_progress_exactly(load: Callable[[str], Path]) -> None:
     path = load(GUARDED)
     tools = _tools()
