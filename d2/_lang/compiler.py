@@ -190,8 +190,9 @@ class _RoleBuilder:
         self.roles.update(roles)
         perms = entry.get("permissions")
         if isinstance(perms, list):
+            base = (*path, "permissions")
             for i, perm in enumerate(perms):
-                self._add_permission(roles, perm, (*path, "permissions", i))
+                self._add_permission(roles, perm, (*base, i))
         if "sequence" in entry:
             self.sequence_entries.append((roles, entry["sequence"], (*path, "sequence")))
 
@@ -257,16 +258,26 @@ class _RoleBuilder:
         tools = ctx.expand(ref, ref_path)
         if tools is None:
             return
-        input_check, output_rules = _compile_conditions(conditions, (*path, "conditions"), ctx, allow)
+        input_check = output_rules = None
+        if conditions is not None:
+            input_check, output_rules = _compile_conditions(conditions, (*path, "conditions"), ctx, allow)
         via = ref if ref.startswith("@") else None
+        ordered = sorted(tools) if len(tools) > 1 else tools
+        grants = self.grants
         for role in roles:
-            for tool in sorted(tools):
+            for tool in ordered:
                 if allow:
                     # Only a grant can repeat a grant: a deny is never a duplicate (deleting it, as the
                     # D2W004 fix says, would give the tool back).
                     self._check_duplicate(role, tool, ref, path)
                     grant = Grant(tool, role, loc, input_check, output_rules, via)
-                    self.grants.setdefault(tool, {}).setdefault(role, []).append(grant)
+                    by_role = grants.get(tool)
+                    if by_role is None:
+                        grants[tool] = {role: [grant]}
+                    elif role in by_role:
+                        by_role[role].append(grant)
+                    else:
+                        by_role[role] = [grant]
                 else:
                     self.denies.setdefault(tool, {}).setdefault(role, ExplicitDeny(tool, role, loc))
 
@@ -333,5 +344,8 @@ def _group_members(ctx: CompileContext) -> frozenset[str]:
 
 
 def _content_version(data: Any) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Parsed policy data is a tree (aliases are copied out), so the encoder's cycle check is skipped.
+    canonical = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

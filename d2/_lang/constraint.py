@@ -147,6 +147,8 @@ def _check_range(
     ctx: CompileContext,
     noun: str,
 ) -> bool:
+    if ops.keys().isdisjoint(lows) or ops.keys().isdisjoint(highs):
+        return True  # one side open: every range is non-empty (the common case, checked cheaply)
     low = max(((ops[k], k) for k in lows if k in ops), default=None, key=lambda p: (p[0], p[1] == "gt"))
     high = min(((ops[k], k) for k in highs if k in ops), default=None, key=lambda p: (p[0], p[1] != "lt"))
     if low is None or high is None:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from d2._base.diagnostics import Diagnostic, Location, Severity
+from d2._lang.positions import JsonPath, Positions, packed_loc
 from d2.exceptions import ConfigurationError, PolicyTooLargeError
 
 __all__ = ["DEFAULT_MAX_POLICY_BYTES", "JsonPath", "SourceDoc", "parse_policy_file", "parse_policy_text"]
 
-JsonPath = tuple[str | int, ...]
 DEFAULT_MAX_POLICY_BYTES = 16 * 1024 * 1024
 
 _Pos = tuple[int, int]
@@ -36,13 +36,15 @@ class SourceDoc:
     def loc(self, path: Sequence[str | int], *, key: bool = False) -> Location:
         """Return the location of ``path`` (its key when ``key``), else of its nearest located ancestor."""
         p = tuple(path)
+        keys, values = self.key_pos, self.value_pos
+        if type(keys) is Positions and type(values) is Positions:  # the parser's tables: no unpacking
+            return packed_loc(self.file, p, key, keys.packed, values.packed)
         while True:
-            if key and p in self.key_pos:
-                line, col = self.key_pos[p]
-                return Location(self.file, line, col)
-            if p in self.value_pos:
-                line, col = self.value_pos[p]
-                return Location(self.file, line, col)
+            found = keys.get(p) if key else None
+            if found is None:
+                found = values.get(p)
+            if found is not None:
+                return Location(self.file, found[0], found[1])
             if not p:
                 return Location(self.file, 1, 1)
             p = p[:-1]
@@ -79,23 +81,14 @@ def parse_policy_text(text: str, file: str = "<policy>") -> SourceDoc:
     The text is composed into YAML nodes (libyaml's C parser when ruamel.yaml.clib is present) and
     converted here, so every key and value keeps its position and duplicate keys are caught.
     """
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     from d2._base.gcpause import paused_gc
-    from d2._lang.yaml_tree import TreeLimitError, compose, convert
+    from d2._lang.yaml_tree import TreeLimitError
 
-    yaml = YAML(typ="safe")
     try:
         with paused_gc():
-            try:
-                node = compose(yaml, text)
-            except YAMLError:
-                # libyaml follows YAML 1.1 syntax and rejects e.g. `[db:read, web:post]`, which YAML 1.2
-                # (and ruamel's own parser) accept; ruamel's parser is the reference, and reports errors.
-                yaml = YAML(typ="safe", pure=True)
-                node = compose(yaml, text)
-            tree = convert(node, len(text), yaml.constructor, file)
+            tree = _tree(text, file)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -109,6 +102,28 @@ def parse_policy_text(text: str, file: str = "<policy>") -> SourceDoc:
     if tree.problems:
         raise ConfigurationError(f"invalid policy file {file}", diagnostics=tree.problems)
     return SourceDoc(file=file, data=tree.data, text=text, value_pos=tree.value_pos, key_pos=tree.key_pos)
+
+
+def _tree(text: str, file: str) -> Any:
+    """Compose and convert ``text``; the YAML nodes die when this returns.
+
+    The caller pauses the cyclic collector: dropping the node tree (several objects per node) before
+    the pause ends keeps the one deferred collection to the converted data alone.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from d2._lang.yaml_tree import compose, convert
+
+    yaml = YAML(typ="safe")
+    try:
+        node = compose(yaml, text)
+    except YAMLError:
+        # libyaml follows YAML 1.1 syntax and rejects e.g. `[db:read, web:post]`, which YAML 1.2
+        # (and ruamel's own parser) accept; ruamel's parser is the reference, and reports errors.
+        yaml = YAML(typ="safe", pure=True)
+        node = compose(yaml, text)
+    return convert(node, len(text), yaml.constructor, file)
 
 
 def _syntax_error(file: str, line: int, col: int, message: str) -> ConfigurationError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from d2._base.diagnostics import Diagnostic, Severity
+from d2._lang.positions import POS_SHIFT, Positions
 
 __all__ = ["ALIAS_ALLOWANCE", "MAX_DEPTH", "TreeLimitError", "compose", "convert"]
 
@@ -27,7 +28,6 @@ MAX_DEPTH = 100
 ALIAS_ALLOWANCE = 10_000
 
 JsonPath = tuple[str | int, ...]
-_Pos = tuple[int, int]
 _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -106,6 +106,12 @@ def convert(node: Any, text_length: int, constructor: Any, file: str) -> _Conver
     """Turn a composed node into plain data with 1-based positions; raise TreeLimitError on a bomb."""
     converted = _Converted(constructor, file, text_length + ALIAS_ALLOWANCE)
     converted.data = converted.node(node, ()) if node is not None else None
+    # The constructor memoizes the nodes it built values from (and lives in a reference cycle with
+    # its YAML object): forget them, so the node tree is freed as soon as the caller drops it.
+    memo = getattr(constructor, "constructed_objects", None)
+    if isinstance(memo, dict):
+        memo.clear()
+    converted.constructor = None
     return converted
 
 
@@ -117,8 +123,10 @@ class _Converted:
         self.file = file
         self.budget = budget
         self.data: Any = None
-        self.value_pos: dict[JsonPath, _Pos] = {(): (1, 1)}
-        self.key_pos: dict[JsonPath, _Pos] = {}
+        self._value_pos: dict[JsonPath, int] = {(): 0}
+        self._key_pos: dict[JsonPath, int] = {}
+        self.value_pos = Positions(self._value_pos)
+        self.key_pos = Positions(self._key_pos)
         self.problems: list[Diagnostic] = []
         self._tags: dict[int, tuple[Any, str]] = {}
         self._scalars: dict[tuple[str, str], Any] = {}
@@ -128,9 +136,12 @@ class _Converted:
         if self.budget < 0:
             raise self._bomb(node)
         mark = node.start_mark
-        self.value_pos[path] = (mark.line + 1, mark.column + 1)
+        self._value_pos[path] = mark.line << POS_SHIFT | mark.column
         kind = node.id
         if kind == "scalar":
+            found = self._tags.get(id(node.ctag))
+            if found is not None and found[1] == _STR:  # most values: a plain string, returned as is
+                return node.value
             return self.scalar(node)
         if len(path) >= MAX_DEPTH:
             # Composing bounded the text's nesting; aliases inside aliases can still nest deeper.
@@ -172,7 +183,7 @@ class _Converted:
     def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         merged: set[str] = set()
-        key_pos = self.key_pos
+        key_pos = self._key_pos
         for key_node, value_node in node.value:
             if key_node.id == "scalar":
                 tag = self._tag(key_node)
@@ -184,12 +195,11 @@ class _Converted:
                 key = "<complex key>"
             child = (*path, key)
             mark = key_node.start_mark
-            line, col = mark.line + 1, mark.column + 1
             if key in out and key not in merged:
-                self._duplicate(key, child, line, col)
+                self._duplicate(key, child, mark.line + 1, mark.column + 1)
                 continue
             merged.discard(key)
-            key_pos[child] = (line, col)
+            key_pos[child] = mark.line << POS_SHIFT | mark.column
             out[key] = self.node(value_node, child)
         return out
 

@@ -55,6 +55,8 @@ def check_expiry(
 
 def check_shadowed(doc: SourceDoc, policy: CompiledPolicy) -> Iterator[Diagnostic]:
     """Warn about a grant every role of whose entry already holds ``*``; output rules still matter."""
+    if not policy.wildcard:
+        return  # no role holds '*': nothing can be shadowed (skips a walk of every permission)
     for perm in permissions(doc.data):
         if not perm.allow or perm.ref == "*" or not perm.entry.roles:
             continue
