@@ -8,7 +8,7 @@ names a parameter the function does not have: a typo must not turn into a silent
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from d2._core.model import Violation
 from d2._lang.constraint import compile_constraint, report
 from d2._lang.each import item_failure, list_hint
 from d2._lang.inspection import Opaque, snapshot
-from d2._lang.operators import Constraint
+from d2._lang.operators import Constraint, Test
 from d2.exceptions import Reason
 
 if TYPE_CHECKING:
@@ -41,17 +41,22 @@ class _Param:
 class InputConditions:
     """The compiled ``conditions.input`` of one grant (implements the ``InputCheck`` protocol)."""
 
-    __slots__ = ("_fields", "location", "params")
+    __slots__ = ("_fields", "check", "location", "params")
 
     def __init__(self, params: tuple[_Param, ...], location: Location) -> None:
         self.params: frozenset[str] = frozenset(p.name for p in params)
         self.location = location
         self._fields = tuple((p.name, p.constraint.passes, p) for p in params)
+        # The passing path, unrolled; anything else (a failure, a missing or non-plain value) is
+        # decided again, from the start, by check_all.
+        self.check: Check = _passing_path(
+            tuple((p.name, p.constraint.passes) for p in params), self.check_all
+        )
 
     def __repr__(self) -> str:
         return f"<InputConditions {sorted(self.params)} at {self.location}>"
 
-    def check(self, args: Mapping[str, Any], state: RequestState) -> Violation | None:
+    def check_all(self, args: Mapping[str, Any], state: RequestState) -> Violation | None:
         """Return the first failed condition (parameter, operator, rule location), or None.
 
         A value that is not a plain ``str``/``int``/``float``/``bool``/``None`` is checked as its
@@ -88,6 +93,68 @@ class InputConditions:
             param.constraint.required_location or self.location,
             f"parameter '{param.name}' is required but was not passed",
         )
+
+
+Check = Callable[[Mapping[str, Any], Any], Violation | None]
+
+
+def _passing_path(fields: tuple[tuple[str, Test], ...], check_all: Check) -> Check:
+    """``check`` for the common call: every value present, plain, and passing (one closure, no loop).
+
+    A plain ``str``/``int``/``float``/``bool``/``None`` is immutable, so deciding it twice (here, then
+    in ``check_all`` when something is off) cannot see two different values; ``check_all`` alone
+    handles missing parameters, snapshots and the refusal message.
+    """
+    exact = _EXACT
+    missing = _MISSING
+    if len(fields) == 1:
+        ((a, pa),) = fields
+
+        def check1(args: Mapping[str, Any], state: Any) -> Violation | None:
+            v = args.get(a, missing)
+            if v.__class__ in exact and pa(v, state):
+                return None
+            return check_all(args, state)
+
+        return check1
+    if len(fields) == 2:
+        (a, pa), (b, pb) = fields
+
+        def check2(args: Mapping[str, Any], state: Any) -> Violation | None:
+            get = args.get
+            v = get(a, missing)
+            if v.__class__ in exact and pa(v, state):
+                v = get(b, missing)
+                if v.__class__ in exact and pb(v, state):
+                    return None
+            return check_all(args, state)
+
+        return check2
+    if len(fields) == 3:
+        (a, pa), (b, pb), (c, pc) = fields
+
+        def check3(args: Mapping[str, Any], state: Any) -> Violation | None:
+            get = args.get
+            v = get(a, missing)
+            if v.__class__ in exact and pa(v, state):
+                v = get(b, missing)
+                if v.__class__ in exact and pb(v, state):
+                    v = get(c, missing)
+                    if v.__class__ in exact and pc(v, state):
+                        return None
+            return check_all(args, state)
+
+        return check3
+
+    def check(args: Mapping[str, Any], state: Any) -> Violation | None:
+        get = args.get
+        for name, passes in fields:
+            v = get(name, missing)
+            if v.__class__ not in exact or not passes(v, state):
+                return check_all(args, state)
+        return None
+
+    return check
 
 
 def _take_snapshot(args: Mapping[str, Any], name: str, value: Any) -> Any:

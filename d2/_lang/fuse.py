@@ -58,6 +58,19 @@ def _numeric(checks: tuple[Check, ...]) -> list[Test]:
 
 
 def _range(int_only: bool, low: Any, above: Any, high: Any, below: Any) -> Test:
+    general = _general_range(int_only, low, above, high, below)
+    if low is not None and high is not None and above is None and below is None:
+        # `min` and `max`, the usual pair: an exact int or float is one chained comparison.
+        if int_only:
+            return lambda v, _s: low <= v <= high if v.__class__ is int else general(v, _s)
+        return lambda v, _s: low <= v <= high if v.__class__ in _PLAIN_NUMBERS else general(v, _s)
+    return general
+
+
+_PLAIN_NUMBERS = frozenset({int, float})
+
+
+def _general_range(int_only: bool, low: Any, above: Any, high: Any, below: Any) -> Test:
     def test(v: Any, _s: Any) -> bool:
         cls = v.__class__
         if cls is not int and (int_only or cls is not float):

@@ -19,7 +19,7 @@ from d2._base.diagnostics import Location
 from d2._lang.attrs import attr_test, parse_attr_ref
 from d2._lang.negatives import ANY, CONTAINERS, kinds_of, negative
 from d2._lang.operand_error import OperandError
-from d2._lang.regex import RegexError, compile_regex
+from d2._lang.regex import SHORT_TEXT, Regex, RegexError, compile_regex
 from d2._lang.values import byte_size, is_number, same, texts
 
 __all__ = [
@@ -291,6 +291,21 @@ def prepare_pattern(raw: Any, *, searched: bool) -> Any:
     return rx
 
 
+def _build_matches(rx: Regex) -> Test:
+    """A whole-value match; a short plain ``str`` goes straight to the stdlib matcher when it is safe."""
+    full = rx.fullmatch
+    short = rx.short
+    if short is None:
+        return lambda v, _s: isinstance(v, str) and full(v)
+
+    def test(v: Any, _s: Any) -> bool:
+        if v.__class__ is str and len(v) <= SHORT_TEXT:
+            return short(v) is not None
+        return isinstance(v, str) and full(v)
+
+    return test
+
+
 def _build_not_matches(rx: Any) -> Test:
     def test(v: Any, _s: Any) -> bool:
         if isinstance(v, str):
@@ -344,7 +359,7 @@ OPERATORS: dict[str, _Spec] = {
     "maxLength": _Spec(_prepare_count, _build_max_length, lambda n: f"must have length <= {n}"),
     "matches": _Spec(
         lambda raw: prepare_pattern(raw, searched=False),
-        lambda rx: lambda v, _s: isinstance(v, str) and rx.fullmatch(v),
+        _build_matches,
         lambda rx: f"must be a string matching {show_pattern(rx.pattern)} (whole value)",
     ),
     "not_matches": _Spec(

@@ -290,10 +290,12 @@ class _FieldRules:
             validate = PathNode()
             for parts, fn, presence in self.validation:
                 validate.insert(parts, fn, presence)
+            validate.seal()
         if self.actions:
             sanitize = PathNode()
             for _order, parts, fn, presence in sorted(self.actions, key=lambda a: a[0]):
                 sanitize.insert(parts, fn, presence)
+            sanitize.seal()
         return validate, sanitize
 
 
@@ -338,7 +340,7 @@ def _compile_absent(raw: Any, path: JsonPath, ctx: CompileContext) -> tuple[Path
         if len(parts) == 1 and parts[0] not in ("*", "**"):
             parts = ("**", parts[0])
         trie.insert(parts, _forbidden(ctx.loc((*path, i))))
-    return (trie if raw else None), ok
+    return (trie.seal() if raw else None), ok
 
 
 def _forbidden(where: Location) -> Callable[[Any, Any], Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from d2._base.diagnostics import Location
 from d2._lang.operators import Check, Constraint, show_pattern
-from d2._lang.paths import REMOVE, Stop, remove_always
+from d2._lang.paths import REMOVE, Replace, Stop, remove_always
 from d2._lang.regex import Regex
 from d2._lang.values import number_text, texts
 from d2.exceptions import Reason
@@ -101,7 +101,7 @@ def _always(action: str, effect: Callable[[Any, Check | None], Any], max_length:
     if action == "filter":
         return remove_always
     if action == "redact":
-        return lambda value, state: REDACTED
+        return Replace(REDACTED)
     if action == "truncate":
         size = int(max_length)
         return lambda value, state: cut(value, size)

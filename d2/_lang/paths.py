@@ -25,6 +25,7 @@ __all__ = [
     "PathError",
     "PathNode",
     "Presence",
+    "Replace",
     "Stop",
     "parse_path",
     "remove_always",
@@ -46,6 +47,21 @@ _ACTIVE: Any = object()
 def remove_always(value: Any, state: Any) -> Any:
     """The unconditional ``filter`` rule; the walker recognises it and drops the key without a call."""
     return REMOVE
+
+
+class Replace:
+    """An unconditional rule that replaces any value with one constant (``action: redact``).
+
+    The walker recognises it and stores the constant without a call; calling it does the same.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __call__(self, value: Any, state: Any) -> Any:
+        return self.value
 
 
 class PathError(ValueError):
@@ -114,7 +130,7 @@ def render_path(parts: tuple[str | int, ...]) -> str:
 class PathNode:
     """One trie node: rules for the value here, and what to look up inside it."""
 
-    __slots__ = ("deep", "drop", "inner", "keys", "presence", "rules", "star")
+    __slots__ = ("deep", "drop", "flat", "inner", "keys", "presence", "rules", "star")
 
     def __init__(self) -> None:
         self.keys: dict[str, PathNode] = {}
@@ -126,10 +142,14 @@ class PathNode:
         self.inner = False
         # The first rule here is an unconditional filter: the key is dropped without running anything.
         self.drop = False
+        # The keys of a dict here, when each has at most one rule and nothing below it: one closure
+        # applies them all (see _flat_visitor); the rows of a result take this path.
+        self.flat: Callable[[dict[str, Any], Any], Any] | None = None
 
     def insert(self, parts: tuple[str, ...], rule: Rule, presence: Presence | None = None) -> None:
         """Add ``rule`` at ``parts``; with ``presence``, every key on the way must exist."""
         node = self
+        self.flat = None  # a plan made before this rule no longer holds: seal() makes a new one
         for part in parts:
             node.inner = True
             if part == "**":
@@ -142,8 +162,106 @@ class PathNode:
                 node = node.keys.setdefault(part, PathNode())
                 if presence is not None and node.presence is None:
                     node.presence = presence
+            node.flat = None
         node.rules = (*node.rules, rule)
         node.drop = node.rules[0] is remove_always
+
+    def seal(self) -> PathNode:
+        """Plan the flat row closures of this trie once every rule is in (see _flat_visitor).
+
+        Without it the walk takes the general path everywhere, which decides the same.
+        """
+        seen: set[int] = set()
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            node.flat = _flat_visitor(node)
+            stack.extend(node.keys.values())
+            stack.extend(n for n in (node.star, node.deep) if n is not None)
+        return self
+
+
+def _flat_visitor(node: PathNode) -> Callable[[dict[str, Any], Any], Any] | None:
+    """One closure for the keys of ``node`` when none has a presence check or anything below it.
+
+    Drops, constant replacements and single rules are split at load, so a row costs a few dict
+    operations; the keys keep their order among the rules that may raise (the first refusal is the
+    one reported). Anything else (``**``, required keys, nested paths) takes the general walk.
+    """
+    if node.deep is not None or not node.keys:
+        return None
+    drops: list[str] = []
+    consts: list[tuple[str, Any]] = []
+    calls: list[tuple[str, Rule]] = []
+    for key, child in node.keys.items():
+        if child.presence is not None:
+            return None
+        if child.drop:
+            drops.append(key)
+        elif child.inner or len(child.rules) != 1:
+            return None
+        elif child.rules[0].__class__ is Replace:
+            consts.append((key, child.rules[0].value))
+        else:
+            calls.append((key, child.rules[0]))
+    return _flat(tuple(drops), tuple(consts), tuple(calls))
+
+
+def _flat(
+    drops: tuple[str, ...], consts: tuple[tuple[str, Any], ...], calls: tuple[tuple[str, Rule], ...]
+) -> Callable[[dict[str, Any], Any], Any]:
+    if len(drops) == 1 and len(consts) == 1 and not calls:  # e.g. {ssn: filter, email: redact}
+        ((gone,), ((key, const),)) = drops, consts
+
+        def drop_and_replace(d: dict[str, Any], state: Any) -> Any:
+            old = d.get(key, const)
+            if gone in d:
+                out = d.copy()
+                del out[gone]
+            elif old is const:
+                return d
+            else:
+                out = d.copy()
+            if old is not const:
+                out[key] = const
+            return out
+
+        return drop_and_replace
+
+    def flat(d: dict[str, Any], state: Any) -> Any:
+        out: dict[str, Any] | None = None
+        for gone in drops:
+            if gone in d:
+                if out is None:
+                    out = d.copy()
+                del out[gone]
+        for key, const in consts:
+            if d.get(key, const) is not const:
+                if out is None:
+                    out = d.copy()
+                out[key] = const
+        for key, rule in calls:
+            old = d.get(key, _MISSING)
+            if old is _MISSING:
+                continue
+            try:
+                new = rule(old, state)
+            except Stop as stop:
+                stop.parts.append(key)
+                raise
+            if new is not old:
+                if out is None:
+                    out = d.copy()
+                if new is REMOVE:
+                    del out[key]
+                else:
+                    out[key] = new
+        return d if out is None else out
+
+    return flat
 
 
 def visit(value: Any, node: PathNode, state: Any, star: bool = True) -> Any:
@@ -213,6 +331,9 @@ def _child(value: Any, node: PathNode, state: Any, part: str | int) -> Any:
 
 
 def _visit_map(d: Mapping[str, Any], node: PathNode, state: Any, star: bool) -> Any:
+    flat = node.flat
+    if flat is not None and d.__class__ is dict and (not star or node.star is None):
+        return flat(d, state)
     out: dict[str, Any] | None = None
     for key, child in node.keys.items():
         old = d.get(key, _MISSING)
@@ -273,6 +394,9 @@ def _each_value(d: Mapping[str, Any], owned: bool, node: PathNode, state: Any) -
 def _visit_seq(seq: list[Any] | tuple[Any, ...], node: PathNode, state: Any, star: bool) -> Any:
     element = node.star if star else None
     maps = bool(node.keys) or node.deep is not None
+    flat = node.flat
+    if element is None and flat is not None:
+        return _flat_seq(seq, node, flat, state)
     out: list[Any] | None = None
     # Nested lists seen in this list, walked once each: ``[x, x]`` nested 64 deep is 64 walks, not 2**64.
     nested: dict[int, tuple[Any, Any]] | None = None
@@ -298,6 +422,36 @@ def _visit_seq(seq: list[Any] | tuple[Any, ...], node: PathNode, state: Any, sta
         if new is not item and out is None:
             out = list(seq[:i])
         if out is not None and new is not REMOVE:
+            out.append(new)
+    if out is None:
+        return seq
+    return tuple(out) if isinstance(seq, tuple) else out
+
+
+def _flat_seq(
+    seq: list[Any] | tuple[Any, ...], node: PathNode, flat: Callable[[dict[str, Any], Any], Any], state: Any
+) -> Any:
+    """:func:`_visit_seq` for a list of rows whose keys one flat closure handles (no ``*`` here)."""
+    out: list[Any] | None = None
+    nested: dict[int, tuple[Any, Any]] | None = None
+    for i, item in enumerate(seq):
+        try:
+            if item.__class__ is dict:
+                new = flat(item, state)
+            elif isinstance(item, (list, tuple)):
+                nested = {} if nested is None else nested
+                done = nested.get(id(item))
+                if done is None:
+                    done = nested[id(item)] = (item, visit(item, node, state, False))
+                new = done[1]
+            else:
+                new = visit(item, node, state, False)
+        except Stop as stop:
+            stop.parts.append(i)
+            raise
+        if new is not item and out is None:
+            out = list(seq[:i])
+        if out is not None:
             out.append(new)
     if out is None:
         return seq

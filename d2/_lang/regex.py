@@ -23,7 +23,7 @@ from typing import Any
 from d2._base.log import logger
 from d2._lang.regex_simple import SHORT_TEXT, simple_fullmatch
 
-__all__ = ["MAX_SUBSTITUTIONS", "Regex", "RegexError", "compile_regex"]
+__all__ = ["MAX_SUBSTITUTIONS", "SHORT_TEXT", "Regex", "RegexError", "compile_regex"]
 
 # Beyond this many matches in one value, ``sub`` replaces the whole value: each match costs one call
 # into RE2 (~0.8 µs), and redacting more than asked is the safe way to bound the time.
@@ -49,6 +49,9 @@ class Regex:
     fullmatch: Callable[[str], bool]
     search: Callable[[str], bool]
     sub: Callable[[str, str], str]
+    # The stdlib matcher ``fullmatch`` uses on texts of at most SHORT_TEXT characters (None when the
+    # pattern is outside the safe subset): an operator calls it directly, one call fewer per value.
+    short: Callable[[str], Any] | None = None
 
 
 def compile_regex(pattern: str, *, public: bool | None = None) -> Regex:
@@ -72,7 +75,7 @@ def compile_regex(pattern: str, *, public: bool | None = None) -> Regex:
     fast = simple_fullmatch(pattern)
     if fast is not None:
         full = _short_first(fast, full)
-    return Regex(pattern, full, _re2_test(match, search), _re2_sub(match, search))
+    return Regex(pattern, full, _re2_test(match, search), _re2_sub(match, search), fast)
 
 
 # google-re2's Python wrapper spends ~3 µs a call mapping str offsets; d2 calls the matcher below it

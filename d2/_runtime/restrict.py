@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,8 @@ from d2._base.suggest import suggest
 from d2._core.model import MissingAttribute, Violation
 from d2._engine.decide import missing_attribute
 from d2._runtime.context import RequestLog, RequestState, current_state, push_state, reset_state
-from d2._runtime.restrict_live import LiveRestriction
+from d2._runtime.restrict_live import LiveRestriction, progress_for
+from d2._sources.manager import get_policy_manager
 from d2.exceptions import ConfigurationError, D2NoContextError, Reason
 
 if TYPE_CHECKING:
@@ -49,25 +50,29 @@ class Restriction:
     progress: RequestLog = field(default_factory=RequestLog, repr=False)
 
     def check(self, tool: str, args: Mapping[str, Any], state: RequestState) -> Violation | None:
-        where = Location(f"<restriction {self.name}>", 1, 1)
         if self.tools is not None and tool not in self.tools:
             return Violation(
                 Reason.RESTRICTION,
                 tool,
                 "tools",
-                where,
+                self._here(),
                 f"restriction '{self.name}' does not include this tool",
             )
         if tool in self.denied:
             return Violation(
-                Reason.RESTRICTION, tool, "deny", where, f"restriction '{self.name}' denies this tool"
+                Reason.RESTRICTION, tool, "deny", self._here(), f"restriction '{self.name}' denies this tool"
             )
         cond = self.conditions.get(tool)
         if cond is not None:
-            unknown = sorted(cond.params - args.keys())
-            if unknown:  # a condition that cannot apply must not pass: refuse, naming the typo
+            if not args.keys() >= cond.params:
+                # A condition that cannot apply must not pass: refuse, naming the typo.
+                unknown = sorted(cond.params - args.keys())
                 return Violation(
-                    Reason.RESTRICTION, unknown[0], "parameter", where, self._no_such(tool, unknown, args)
+                    Reason.RESTRICTION,
+                    unknown[0],
+                    "parameter",
+                    self._here(),
+                    self._no_such(tool, unknown, args),
                 )
             try:
                 violation = cond.check(args, state)
@@ -95,9 +100,9 @@ class Restriction:
                 )
         return None
 
-    def _here(self, where: Location) -> Location:
+    def _here(self, where: Location | None = None) -> Location:
         """Name this restriction in a rule location (compiled parts are shared by equal fragments)."""
-        return Location(f"<restriction {self.name}>", where.line, where.col)
+        return Location(f"<restriction {self.name}>", where.line if where else 1, where.col if where else 1)
 
     def _no_such(self, tool: str, unknown: list[str], args: Mapping[str, Any]) -> str:
         names = [n for n in args if isinstance(n, str)]
@@ -133,23 +138,75 @@ def compile_restriction(
     fragment: Mapping[str, Any], policy: CompiledPolicy | None, *, name: str
 ) -> Restriction:
     """Validate and compile a fragment with the policy's validator; errors name a path into the fragment."""
+    version = policy.version if policy is not None else None
+    key = None
+    text = _plain_repr(fragment)  # the usual fragment: exact JSON types, looked up without a copy
+    if text is not None:
+        key = (version, text)
+        parts = _COMPILED.get(key)
+        if parts is not None:
+            return _from_parts(name, parts)
     from d2._lang.fastschema import json_only
 
     data = _plain(fragment)
-    key = None
-    if _small(data) and json_only(data):
+    if key is None and _small(data) and json_only(data):
         text = repr(data)
         if len(text) <= _CACHEABLE_REPR:
-            key = (policy.version if policy is not None else None, text)
+            key = (version, text)
             parts = _COMPILED.get(key)
             if parts is not None:
-                return Restriction(name, *parts)
+                return _from_parts(name, parts)
     restriction = _compile(data, policy, name)
     if key is not None:
         if len(_COMPILED) >= _COMPILED_LIMIT:
             _COMPILED.clear()
+            _FITTED.clear()
         _COMPILED[key] = (restriction.tools, restriction.denied, restriction.conditions, restriction.sequence)
     return restriction
+
+
+def _from_parts(name: str, parts: tuple[Any, ...]) -> Restriction:
+    """A fresh Restriction (its own name and sequence progress) around cached compiled parts."""
+    tools, denied, conditions, sequence = parts
+    return Restriction(name, tools, denied, conditions, sequence, progress_for(sequence))
+
+
+_EXACT_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_repr(data: Any) -> str | None:
+    """``repr(data)`` when ``data`` is small and built of exact JSON types alone; None otherwise.
+
+    Exact ``dict`` (``str`` keys), ``list``, ``str``, ``int``, ``float``, ``bool`` and ``None`` have
+    reprs that tell every value apart (``True`` from ``1``, ``1`` from ``1.0``), so equal texts mean
+    equal fragments and :func:`_plain` would return an equal copy: the cache key needs no copy.
+    """
+    budget = _CACHEABLE_NODES
+    stack = [data]
+    scalars = _EXACT_SCALARS
+    while stack:
+        item = stack.pop()
+        kind = item.__class__
+        if kind is dict:
+            budget -= len(item)
+            if budget < 0:
+                return None
+            for key, child in item.items():
+                if key.__class__ is not str:
+                    return None
+                if child.__class__ not in scalars:
+                    stack.append(child)
+        elif kind is list:
+            budget -= len(item)
+            if budget < 0:
+                return None
+            for child in item:
+                if child.__class__ not in scalars:
+                    stack.append(child)
+        elif kind not in scalars:
+            return None
+    text = repr(data)
+    return text if len(text) <= _CACHEABLE_REPR else None
 
 
 def _small(data: Any, budget: int = _CACHEABLE_NODES) -> bool:
@@ -191,7 +248,7 @@ def _compile(data: Any, policy: CompiledPolicy | None, name: str) -> Restriction
             f"{_dotted(d.path)}: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in errors
         )
         raise ConfigurationError(f"invalid restriction '{name}':\n  {lines}")
-    return Restriction(name, tools, denied, conditions, sequence)
+    return Restriction(name, tools, denied, conditions, sequence, progress_for(sequence))
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None)})
@@ -263,6 +320,10 @@ def _sequence(node: Any, ctx: CompileContext) -> Any:
     return compile_sequences([(tuple(_ROLES), node, ("sequence",))], ctx)
 
 
+# RequestState has exactly these fields, so the scope can build the narrowed state directly.
+_PLAIN_STATE = tuple(f.name for f in fields(RequestState)) == ("user", "log", "restrictions")
+
+
 class _RestrictScope:
     def __init__(self, restriction: LiveRestriction) -> None:
         self.restriction = restriction
@@ -273,7 +334,11 @@ class _RestrictScope:
         if state is None:
             raise D2NoContextError("d2.restrict() needs a user context; set the user first")
         active = self.restriction.entered()
-        self._token = push_state(replace(state, restrictions=(*state.restrictions, active)))
+        restrictions = (*state.restrictions, active)
+        if _PLAIN_STATE and state.__class__ is RequestState:  # replace() inspects fields: ~1 µs more
+            self._token = push_state(RequestState(state.user, state.log, restrictions))
+        else:
+            self._token = push_state(replace(state, restrictions=restrictions))
         return active
 
     def __exit__(
@@ -307,12 +372,15 @@ def restrict(
     Pass a fragment mapping (``{"tools": [...], "deny": [...], "conditions": {tool: {"input": {...}}},
     "sequence": [...]}``) or the same parts as keywords. Nested restrictions all apply.
     """
-    from d2._sources.manager import get_policy_manager
-
-    parts: dict[str, Any] = dict(fragment or {})
-    for key, value in (("tools", tools), ("deny", deny), ("conditions", conditions), ("sequence", sequence)):
-        if value is not None:
-            parts[key] = value
+    parts: dict[str, Any] = dict(fragment) if fragment else {}
+    if tools is not None:
+        parts["tools"] = tools
+    if deny is not None:
+        parts["deny"] = deny
+    if conditions is not None:
+        parts["conditions"] = conditions
+    if sequence is not None:
+        parts["sequence"] = sequence
     label = name or f"restriction-{next(_COUNTER)}"
     manager = get_policy_manager(instance_name)
     first = compile_restriction(parts, manager.policy, name=label)  # errors surface here, at once
@@ -320,12 +388,48 @@ def restrict(
     return _RestrictScope(LiveRestriction(parts, manager, first, compile_restriction))
 
 
+# Fragments already checked against a manager's guards: (manager, conditions, the guards then).
+# Compiled conditions are shared by equal fragments (see _COMPILED), so a handler restricting every
+# request the same way checks its guards once, until a guard is added or collected.
+_FITTED: dict[tuple[int, int], tuple[Any, Any, frozenset[Any]]] = {}
+
+
 def _check_parameters(restriction: Restriction, manager: Any) -> None:
     """Reject, at creation, a condition naming a parameter an already guarded tool does not have."""
+    if not restriction.conditions:
+        return
+    guards = manager._guards
+    # WeakSet keeps its weak references in ``data``: a set compare tells whether any guard changed.
+    members = getattr(guards, "data", None)
+    key = (id(manager), id(restriction.conditions))
+    seen = _FITTED.get(key)
+    if (
+        seen is not None
+        and members is not None
+        and seen[0] is manager
+        and seen[1] is restriction.conditions
+        and members == seen[2]
+    ):
+        return
+    snapshot = frozenset(members) if members is not None else None
+    _check_guards(restriction, guards)
+    # Remember only conditions the compile cache shares (a one-off fragment is never met again).
+    if snapshot is not None and _shared(restriction.conditions):
+        if len(_FITTED) >= _COMPILED_LIMIT:
+            _FITTED.clear()
+        _FITTED[key] = (manager, restriction.conditions, snapshot)
+
+
+def _shared(conditions: Mapping[str, Any]) -> bool:
+    """True when ``conditions`` came from the compile cache (at most 256 entries, read on a miss only)."""
+    return any(parts[2] is conditions for parts in list(_COMPILED.values()))
+
+
+def _check_guards(restriction: Restriction, guards: Any) -> None:
     import inspect
 
     problems: list[str] = []
-    for guard in list(manager._guards):
+    for guard in list(guards):
         cond = restriction.conditions.get(guard.tool)
         if cond is None:
             continue

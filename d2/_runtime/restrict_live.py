@@ -12,7 +12,17 @@ from d2._core.model import Violation
 from d2._core.state import RequestLog, RequestState
 from d2.exceptions import ConfigurationError, Reason
 
-__all__ = ["LiveRestriction"]
+__all__ = ["NO_PROGRESS", "LiveRestriction", "progress_for"]
+
+# The progress of a restriction without sequence rules: never read or written (check and record
+# touch progress only under a sequence), so one shared log spares each block a fresh RequestLog.
+NO_PROGRESS = RequestLog()
+
+
+def progress_for(sequence: Any) -> RequestLog:
+    """A fresh log for a restriction with sequence rules; the shared unused one otherwise."""
+    return NO_PROGRESS if sequence is None else RequestLog()
+
 
 # compile_restriction(fragment, policy, *, name) -> Restriction, passed in by d2._runtime.restrict
 # (which imports this module), so the two never import each other.
@@ -47,7 +57,8 @@ class LiveRestriction:
         A restriction object may be entered by many requests (or twice in one); its sequence progress
         must never carry from one block to another.
         """
-        first = replace(self._current, progress=RequestLog())
+        current = self._current
+        first = current if current.sequence is None else replace(current, progress=RequestLog())
         copy = LiveRestriction(self._fragment, self._manager, first, self._compile)
         copy._policy, copy._error = self._policy, self._error
         return copy
@@ -60,7 +71,10 @@ class LiveRestriction:
                 if policy is not self._policy:
                     try:
                         fresh = self._compile(self._fragment, policy, name=self.name)
-                        self._current = replace(fresh, progress=self._current.progress)
+                        progress = self._current.progress
+                        if progress is NO_PROGRESS:
+                            progress = progress_for(fresh.sequence)
+                        self._current = replace(fresh, progress=progress)
                         self._error = None
                     except ConfigurationError as exc:
                         self._error = str(exc)
