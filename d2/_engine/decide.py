@@ -154,9 +154,9 @@ def _passing_grants(
             except MissingAttribute as exc:
                 violation = missing_attribute(exc)
         if violation is None:
+            if stop_at_first:  # one passing grant decides; no output rules need the others
+                return (grant,)
             passing.append(grant)
-            if stop_at_first:
-                break
         elif first is None:
             first = violation
     if not passing:
