@@ -56,11 +56,17 @@ def cycle() -> Opaque:
 
 
 def record_fields(value: Any) -> tuple[tuple[str, Any], ...] | None:
-    """The (name, value) pairs of a namedtuple or dataclass instance; None for any other value."""
+    """The (name, value) pairs of a namedtuple or dataclass instance; None for any other value.
+
+    A tuple whose ``_fields`` do not name each of its items is :class:`Opaque`: pairing them would
+    hide the unnamed items from every rule.
+    """
     cls = value.__class__
     names = getattr(cls, "_fields", None)
     if names is not None and isinstance(value, tuple):
-        return tuple(zip(names, value, strict=False))
+        if len(names) != len(value):
+            raise Opaque(f"is a {cls.__name__} whose _fields do not name each of its items")
+        return tuple(zip(names, value, strict=True))
     if getattr(cls, "__dataclass_fields__", None) is not None and not isinstance(value, type):
         return tuple((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
     return None
