@@ -53,6 +53,7 @@ def clone(log: RequestLog) -> RequestLog:
     """Copy a request log (set-up only; the timed loop undoes each call instead of copying)."""
     copy = RequestLog()
     copy.history.extend(log.history)
+    copy.calls = log.calls
     copy.progress.update(log.progress)
     copy.facts.update(log.facts)
     copy.last_tool = log.last_tool
@@ -70,7 +71,7 @@ def per_sample_us(fn: Callable[[], Any], log: RequestLog, user: UserContext) -> 
     samples: list[int] = []
     empty: list[int] = []
     history, progress, facts = log.history, dict(log.progress), set(log.facts)
-    size, first, last_tool = len(log.history), log.history[0], log.last_tool
+    size, first, last_tool, calls = len(log.history), log.history[0], log.last_tool, log.calls
     token = push_state(RequestState(user, log))
     for _ in range(SAMPLES):
         start = clock()
@@ -87,6 +88,7 @@ def per_sample_us(fn: Callable[[], Any], log: RequestLog, user: UserContext) -> 
         log.facts.clear()
         log.facts.update(facts)
         log.last_tool = last_tool
+        log.calls = calls
     reset_state(token)
     return (statistics.median(samples) - statistics.median(empty)) / 1000
 

@@ -225,9 +225,8 @@ class SequenceProgram:
         progress = log.progress
         history = log.history
         n, calls = len(history), log.calls
-        mark = (calls if calls > n else n) * _SPAN + self.serial
-        if progress.get(_MARK) != mark:
-            self.sync(log)  # it stamps the same ``mark``
+        if progress.get(_MARK) != (calls if calls > n else n) * _SPAN + self.serial:
+            self.sync(log)
         view = self._views.get(roles) or self._view(roles)
         if tool in view.deny_last or view.workflows:
             violation = self.check(log, tool, roles)
@@ -239,9 +238,8 @@ class SequenceProgram:
             k = progress.get(rule.key, 0)
             if k < rule.last and tool in rule.steps[k]:
                 progress[rule.key] = k + 1
-        # One more call: ``_calls`` is one higher (when ``calls`` had fallen behind a full history it is
-        # not, and the next call finds the stamp stale and rebuilds: the safe side).
-        progress[_MARK] = mark + _SPAN
+        n, calls = len(history), log.calls
+        progress[_MARK] = (calls if calls > n else n) * _SPAN + self.serial
         log.last_tool = tool
         return None
 
