@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from d2._core.verdict import MissingAttribute, Violation
 
 if TYPE_CHECKING:
-    from d2._core.model import CompiledPolicy, Grant
+    from d2._core.model import Access, CompiledPolicy, Grant
     from d2._core.state import RequestState
 from d2.exceptions import PermissionDeniedError, Reason
 
@@ -53,15 +53,15 @@ def deny_for_violation(v: Violation, tool: str, state: RequestState) -> NoReturn
     deny(v.reason, tool, state, location=str(v.location), detail=v.message, value=v.value)
 
 
-def allow_plain(policy: CompiledPolicy, state: RequestState, tool: str) -> bool:
-    """Decide and record the common call in one step, or return False for :func:`authorize` to decide.
+def allow_plain(policy: CompiledPolicy, state: RequestState, tool: str, access: Access) -> bool:
+    """Decide and record the common call in one step, or return False for :func:`authorize_general`.
 
-    The common call: a grant with no conditions or output rules, no data-flow rules, no restriction
-    active, history kept in this process; at most sequence rules, checked and recorded in one pass.
-    Nothing about it depends on the arguments or the result, so the guard binds neither.
+    ``access`` is the caller's (``open``: a grant with no conditions or output rules). The common call
+    also has no data-flow rules, no restriction active, history kept in this process; at most sequence
+    rules, checked and recorded in one pass. Nothing about it depends on the arguments or the result,
+    so the guard binds neither and has nothing to do after the call.
     """
-    access = policy._cache.get((tool, state.user.roles))
-    if access is None or not access.open or state.restrictions or policy.flow is not None:
+    if state.restrictions or policy.flow is not None:
         return False
     log = state.log
     if log.shared is not None:  # a shared session records every call in its backend
@@ -85,16 +85,23 @@ def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: Args
     Returns the allowing grants that carry output rules (empty for a plain allow): those rules apply
     to the result.
     """
-    if allow_plain(policy, state, tool):
+    access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
+    if access.open and allow_plain(policy, state, tool, access):
         return ()
-    return authorize_general(policy, state, tool, args)
+    return authorize_general(policy, state, tool, args, access) or ()
 
 
 def authorize_general(
-    policy: CompiledPolicy, state: RequestState, tool: str, args: ArgsFn
-) -> tuple[Grant, ...]:
-    """:func:`authorize` for a call :func:`allow_plain` declined (the guard tries that first itself)."""
-    access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
+    policy: CompiledPolicy, state: RequestState, tool: str, args: ArgsFn, access: Access | None = None
+) -> tuple[Grant, ...] | None:
+    """:func:`authorize` for a call :func:`allow_plain` declined (the guard tries that first itself).
+
+    ``access`` is the caller's when it looked it up already. Returns None when nothing is left to do
+    after the call (no output rules, no provenance to record), else the grants whose output rules apply
+    (possibly none, when only provenance is recorded).
+    """
+    if access is None:
+        access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
     if access.deny is not None:
         deny(
             Reason.EXPLICIT_DENY,
@@ -136,7 +143,8 @@ def authorize_general(
     for restriction in state.restrictions:
         restriction.record(tool)
     if not access.has_output:
-        return ()
+        flow = policy.flow
+        return None if flow is None or tool not in flow.tracked else ()
     return tuple(g for g in grants if g.output is not None)
 
 

@@ -251,10 +251,11 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
                 or (policy.expires_ts is not None and time() >= policy.expires_ts)
             ):
                 g.precheck(policy, state)
-            if allow_plain(policy, state, tool):  # type: ignore[arg-type]
+            access = policy._cache.get((tool, state.user.roles))  # type: ignore[union-attr]
+            if access is not None and access.open and allow_plain(policy, state, tool, access):  # type: ignore[arg-type]
                 grants = None  # nothing depends on the arguments or the result
             else:
-                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
+                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state), access)  # type: ignore[arg-type]
                 if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
                     args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:
@@ -269,7 +270,7 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
             return g.refuse(g.internal(exc))
         if started:
             record(tool, state, True, None, None, started, policy)
-        if grants is None:
+        if grants is None:  # no output rules, no provenance to record
             return fn(*args, **kwargs)
         result = fn(*args, **kwargs)
         try:
@@ -297,10 +298,11 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
                 or (policy.expires_ts is not None and time() >= policy.expires_ts)
             ):
                 g.precheck(policy, state)
-            if allow_plain(policy, state, tool):  # type: ignore[arg-type]
+            access = policy._cache.get((tool, state.user.roles))  # type: ignore[union-attr]
+            if access is not None and access.open and allow_plain(policy, state, tool, access):  # type: ignore[arg-type]
                 grants = None  # nothing depends on the arguments or the result
             else:
-                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state))  # type: ignore[arg-type]
+                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state), access)  # type: ignore[arg-type]
                 if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
                     args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:
@@ -315,7 +317,7 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
             return await _maybe_await(g.refuse(g.internal(exc)))
         if started:
             record(tool, state, True, None, None, started, policy)
-        if grants is None:
+        if grants is None:  # no output rules, no provenance to record
             return await fn(*args, **kwargs)
         result = await fn(*args, **kwargs)
         try:

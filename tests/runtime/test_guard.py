@@ -246,6 +246,9 @@ def test_internal_error_fails_closed_and_never_runs_the_tool(
     def broken(*args: object) -> None:
         raise RuntimeError("engine bug")
 
+    with d2.set_user_context("alice", ["viewer"]):
+        read()  # the first call looks the grant up; the plain-grant step runs from the second on
+    ran.clear()
     if step == "authorize_general":
         monkeypatch.setattr(_guard, "allow_plain", lambda *args: False)
     monkeypatch.setattr(_guard, step, broken)
