@@ -77,8 +77,10 @@ def enum_value(value: enum.Enum) -> Any:
     inner = value.value
     if isinstance(inner, LEAVES) and not isinstance(inner, enum.Enum):
         return inner
+    # Named by class and member, not repr(): an int- or str-based Enum holding a dict fails to repr.
+    member = f"{type(value).__name__}.{value.name}"
     raise Opaque(
-        f"is the Enum member {value!r}, which holds a {type(inner).__name__}; return its fields instead"
+        f"is the Enum member {member}, which holds a {type(inner).__name__}; return its fields instead"
     )
 
 

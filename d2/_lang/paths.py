@@ -41,6 +41,9 @@ _MISSING: Any = object()
 # mappings; an Enum member as its value; a set only when it holds plain values. Anything else is an
 # object d2 cannot look into, so a rule that must reach inside it fails closed.
 _LEAVES = LEAVES
+# The exact leaf types the any-depth walk steps over at once. A subclass is checked for fields first:
+# a dataclass may subclass str or int and still hold fields a ``**.name`` rule must reach.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 _ACTIVE: Any = object()
 
 
@@ -488,13 +491,18 @@ def _visit_deep(value: Any, node: PathNode, state: Any, memo: dict[int, Any] | N
     return result
 
 
+def _fieldless_leaf(value: Any) -> bool:
+    """A leaf the any-depth walk can step over: no Enum (it may hide a record) and no fields of its own."""
+    return isinstance(value, _LEAVES) and not isinstance(value, enum.Enum) and record_fields(value) is None
+
+
 def _deep_map(value: Mapping[str, Any], node: PathNode, state: Any, memo: dict[int, Any]) -> Any:
     here = _visit_map(value, node, state, True)
     out: dict[str, Any] | None = here if here is not value else None
     current = here
     for key in list(current):
         old = current[key]
-        if old.__class__ is str or (isinstance(old, _LEAVES) and not isinstance(old, enum.Enum)):
+        if old.__class__ in _PLAIN or _fieldless_leaf(old):
             continue
         try:
             new = _visit_deep(old, node, state, memo)
@@ -511,7 +519,7 @@ def _deep_map(value: Mapping[str, Any], node: PathNode, state: Any, memo: dict[i
 def _deep_seq(value: list[Any] | tuple[Any, ...], node: PathNode, state: Any, memo: dict[int, Any]) -> Any:
     items: list[Any] | None = None
     for i, item in enumerate(value):
-        if item.__class__ is str or (isinstance(item, _LEAVES) and not isinstance(item, enum.Enum)):
+        if item.__class__ in _PLAIN or _fieldless_leaf(item):
             continue
         try:
             new = _visit_deep(item, node, state, memo)

@@ -7,6 +7,7 @@ JSON writes them.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
 import textwrap
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 
 import d2
-from d2._lang.values import byte_size, same
+from d2._lang.inspection import Opaque
+from d2._lang.values import byte_size, same, texts
 
 POLICY = """
 policies:
@@ -107,3 +109,78 @@ def test_byte_size_matches_compact_json_for_unusual_keys_numbers_and_text(value:
     assert byte_size(value) == expected
     assert byte_size(value, limit=expected) == expected
     assert byte_size(value, limit=expected - 1) == expected
+
+
+@pytest.mark.parametrize(("key", "text"), [(None, '"null"'), (True, '"true"'), (False, '"false"')])
+def test_byte_size_counts_each_literal_key_alone(key: Any, text: str) -> None:
+    # One key per dict: a mix of the three can hide two wrong sizes that add up to the right total.
+    assert byte_size({key: 1}) == len("{" + text + ":1}")
+
+
+class Count(int):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+class Name(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ([Count(42)], "[42]"),
+        ([Ratio(2.5)], "[2.5]"),
+        (Count(7), "7"),
+        ([Name("ab")], '["ab"]'),
+        ([b"ab"], '["ab"]'),
+        ([bytearray(b"xy")], '["xy"]'),
+        ([datetime.date(2020, 1, 2)], '["2020-01-02"]'),
+        (["C:\\dir"], '["C:\\\\dir"]'),
+    ],
+    ids=[
+        "int-subclass",
+        "float-subclass",
+        "bare-int-subclass",
+        "str-subclass",
+        "bytes",
+        "bytearray",
+        "date",
+        "backslash",
+    ],
+)
+def test_byte_size_of_subclassed_and_non_json_leaves(value: Any, expected: str) -> None:
+    # Subclasses skip the exact-class fast paths; bytes and dates are sized as the text they hold.
+    assert byte_size(value) == len(expected)
+    assert byte_size(value, limit=100) == len(expected)
+
+
+def test_texts_reads_every_item_of_a_list_in_order() -> None:
+    assert list(texts(["a", "b", "c", "d"])) == [((0,), "a"), ((1,), "b"), ((2,), "c"), ((3,), "d")]
+
+
+def test_texts_reads_scalar_keys_as_text_and_refuses_other_keys() -> None:
+    assert list(texts({5: "x", 2.5: "y"})) == [
+        (("5",), "5"),
+        (("2.5",), "2.5"),
+        (("5",), "x"),
+        (("2.5",), "y"),
+    ]
+    with pytest.raises(Opaque):
+        list(texts({object(): "x"}))
+    with pytest.raises(Opaque):
+        list(texts({Color.RED: "x"}))
+
+
+class Flag(enum.Enum):
+    ON = True
+    NOTHING = None
+
+
+def test_texts_skips_none_and_booleans_and_reads_bytes_and_dates() -> None:
+    assert list(texts([None, True, False, Flag.ON, Flag.NOTHING])) == []
+    value = [b"ab", bytearray(b"cd"), datetime.date(2020, 1, 2), Name("ef")]
+    assert list(texts(value)) == [((0,), "ab"), ((1,), "cd"), ((2,), "2020-01-02"), ((3,), "ef")]

@@ -105,6 +105,22 @@ def test_a_tuple_whose_fields_do_not_name_every_item_refuses(box: Box, tool: str
     box.refused(tool, {"row": ShortFields(("alice", {"ssn": SECRET}))})
 
 
+class Code(int, enum.Enum):
+    """An int-based Enum: ``repr()`` of a member whose value is not an int raises TypeError."""
+
+    ONE = 1
+
+
+@pytest.mark.parametrize("tool", ["out.filter", "out.patterns"])
+def test_an_int_enum_holding_a_record_refuses_with_its_name_not_an_internal_error(
+    box: Box, tool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Code.ONE, "_value_", {"ssn": SECRET})
+    err = box.refused(tool, {"code": Code.ONE})
+    assert err.reason != d2.Reason.INTERNAL_ERROR
+    assert "Code.ONE" in str(err)
+
+
 def test_an_opaque_iterator_says_how_to_materialise_it(box: Box) -> None:
     err = box.refused("out.patterns", iter(["x"]))  # has __next__, no send
     assert "materialise" in str(err)

@@ -137,3 +137,53 @@ def test_a_reload_does_not_make_a_restrictions_unstarted_pattern_look_complete(
         assert guarded["bills.read"]() == "bill"
         with pytest.raises(d2.PermissionDeniedError):
             guarded["mail.send"]()
+
+
+def test_an_empty_condition_restricts_nothing_and_only_input_conditions_exist(
+    guarded: dict[str, Callable[..., str]],
+) -> None:
+    with d2.set_user_context("u", ["agent"]):
+        with d2.restrict({"tools": ["mail.send"], "conditions": {"mail.send": {}}}):
+            assert guarded["mail.send"]("anyone") == "mailed anyone"
+        with pytest.raises(d2.ConfigurationError, match="unknown key 'output'"):
+            d2.restrict({"conditions": {"mail.send": {"output": {"to": {"action": "filter"}}}}})
+
+
+def test_non_string_keys_in_a_fragment_are_read_as_their_text(guarded: dict[str, Callable[..., str]]) -> None:
+    with d2.set_user_context("u", ["agent"]):
+        with pytest.raises(d2.ConfigurationError, match="unknown key '7' in restriction"):
+            d2.restrict({"tools": ["mail.send"], 7: "x"})
+        fragment = {"tools": ["mail.send"], "conditions": {"mail.send": {"input": {1: {"in": ["x"]}}}}}
+        with pytest.raises(d2.ConfigurationError, match="input condition names '1'"):
+            d2.restrict(fragment)
+
+
+GROUPED = """
+metadata:
+  tool_groups:
+    outbound: [{outbound}]
+policies:
+  - role: agent
+    permissions: [bills.read, mail.send, clock.now, clock.later]
+"""
+
+
+def test_a_reload_that_changes_a_pattern_rebuilds_it_from_the_calls_made(
+    write_policy: Callable[[str], Path],
+) -> None:
+    # The restriction counts each allowed call once: when a reload changes its pattern (the group
+    # grew), the pattern is replayed from a history that is complete, so an unstarted pattern stays
+    # unstarted instead of being taken as started (what a truncated history would force).
+    d2.configure_rbac_sync(write_policy(GROUPED.format(outbound="mail.send")))
+    send = d2.d2_guard("mail.send")(lambda to="x": f"mailed {to}")
+    read = d2.d2_guard("bills.read")(lambda: "bill")
+    now = d2.d2_guard("clock.now")(lambda: "noon")
+    with d2.set_user_context("u", ["agent"]), d2.restrict(sequence=[{"deny": ["bills.read", "@outbound"]}]):
+        assert now() == "noon"
+        assert now() == "noon"
+        write_policy(GROUPED.format(outbound="mail.send, clock.later"))
+        assert d2.get_policy_manager().reload()
+        assert send() == "mailed x"  # bills.read was never called
+        assert read() == "bill"
+        with pytest.raises(d2.PermissionDeniedError):
+            send()
