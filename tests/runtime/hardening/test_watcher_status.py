@@ -8,6 +8,7 @@ as a daemon thread (it must never keep a process alive), and its status cannot b
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +18,14 @@ import pytest
 
 from d2._sources.watcher import DEFAULT_DELAY, FileWatcher, reload_delay
 from d2.exceptions import ConfigurationError
+
+
+def swap(path: Path, text: str) -> None:
+    """Replace the file's content in one step, as the docs ask writers to: a watcher polling with no
+    reload delay must never see it half-written (an empty file would count as a reload)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
@@ -72,13 +81,13 @@ def test_status_names_the_last_failure_and_the_reload_that_follows(tmp_path: Pat
     try:
         assert wait_for(lambda: watcher.status().running)
         time.sleep(0.05)
-        path.write_text("bad", encoding="utf-8")
+        swap(path, "bad")
         assert wait_for(lambda: watcher.status().failures == 1)
         status = watcher.status()
         assert status.last_error == "the policy is invalid"
         assert isinstance(status.last_error_at, float) and status.reloads == 0
         assert not status.healthy
-        path.write_text("good", encoding="utf-8")
+        swap(path, "good")
         assert wait_for(lambda: watcher.status().reloads == 1)
         status = watcher.status()
         assert status.healthy and status.failures == 1
@@ -105,7 +114,7 @@ def test_a_broken_event_source_falls_back_to_polling(tmp_path: Path, monkeypatch
     watcher.start()
     try:
         assert wait_for(lambda: watcher.status().failures == 1)
-        path.write_text("v2, longer", encoding="utf-8")
+        swap(path, "v2, longer")
         assert wait_for(lambda: seen == [b"v2, longer"])
         status = watcher.status()
         assert status.running and status.failures == 1 and status.reloads == 1
@@ -138,7 +147,7 @@ def test_without_watchfiles_the_watcher_polls(tmp_path: Path, monkeypatch: pytes
     watcher.start()
     try:
         time.sleep(0.1)
-        path.write_text("v2, polled", encoding="utf-8")
+        swap(path, "v2, polled")
         assert wait_for(lambda: seen == [b"v2, polled"])
         status = watcher.status()
         assert status.running and status.failures == 0
