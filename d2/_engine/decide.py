@@ -139,9 +139,16 @@ def authorize_general(
             violation = restriction.check(tool, bound, state)
             if violation is not None:
                 deny_for_violation(violation, tool, state)
-    _sequence_flow_record(policy, state, tool)
-    for restriction in state.restrictions:
-        restriction.record(tool)
+    log = state.log
+    if log.shared is None and policy.sequence is None and policy.flow is None:
+        log.history.append(tool)  # the common case inline: nothing but the history to keep
+        log.calls += 1
+        log.last_tool = tool
+    else:
+        _sequence_flow_record(policy, state, tool)
+    if state.restrictions:
+        for restriction in state.restrictions:
+            restriction.record(tool)
     if not access.has_output:
         flow = policy.flow
         return None if flow is None or tool not in flow.tracked else ()

@@ -85,18 +85,23 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+def _never(v: Any, s: Any) -> bool:  # pragma: no cover - its cache key matches no attributes
+    raise AssertionError("an empty attribute cache was read")
+
+
 def attr_test(spec: Any, ref: AttrRef, op: str, where: Location | None) -> Callable[[Any, Any], bool]:
     """Build the test of operator ``spec`` whose operand is read through ``ref`` at call time."""
 
     # One-entry cache keyed by the (immutable) attributes mapping: a request prepares each operand once.
     # The key and the prepared test live in ONE tuple swapped in a single store, so concurrent requests
     # of different users can never pair one user's attributes with another user's operand.
-    cache: list[tuple[Any, Callable[[Any, Any], Any]] | None] = [None]
+    # It starts with a key no attributes mapping can be, so the hit test needs no None check.
+    cache: list[tuple[Any, Callable[[Any, Any], Any]]] = [(object(), _never)]
 
     def test(v: Any, s: Any) -> bool:
         attrs = s.user.attributes
         entry = cache[0]
-        if entry is not None and entry[0] is attrs:
+        if entry[0] is attrs:
             return bool(entry[1](v, s))
         raw = ref.resolve(s)
         if raw is _MISSING:

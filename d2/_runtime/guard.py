@@ -235,7 +235,6 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = perf_counter() if SINKS else 0.0
-        policy = state = None
         if g.strict and _in_running_loop():
             raise ConfigurationError(
                 f"sync tool {tool!r} called inside a running event loop with strict sync mode on; "
@@ -287,7 +286,6 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = perf_counter() if SINKS else 0.0
-        policy = state = None
         try:
             policy = manager.policy
             state = _STATE.get()
