@@ -250,6 +250,10 @@ class SequenceProgram:
         foreign calls): keep what the last recording program kept current, rebuild the rest."""
         progress = log.progress
         calls = _calls(log)
+        if calls == 0:  # a fresh request: nothing to keep and nothing to replay
+            progress.clear()
+            progress[_MARK] = self.serial
+            return
         mark = progress.get(_MARK)
         current: frozenset[int] = frozenset()
         if mark is not None and mark // _SPAN == calls:  # no call was missed since that program recorded
