@@ -191,12 +191,7 @@ def _sequence_flow_record(policy: CompiledPolicy, state: RequestState, tool: str
         if refusal is not None:
             deny(refusal.reason, tool, state, detail=refusal.detail)
         return
-    seq, flow = policy.sequence, policy.flow
-    if seq is None and flow is None:
-        log.history.append(tool)
-        log.calls += 1
-        log.last_tool = tool
-        return
+    seq, flow = policy.sequence, policy.flow  # at least one of them (the caller records plain calls)
     with log.lock:
         if seq is not None:
             violation = seq.check(log, tool, state.user.roles)

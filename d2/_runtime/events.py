@@ -73,7 +73,7 @@ class _Dispatcher:
             self.thread.start()
 
     def _run(self) -> None:
-        # Only once a sink listens. The loop builds each event inline (``recorded`` without the call).
+        # Only once a sink listens. The loop builds each event inline (no call per event).
         from d2._runtime.recorded_event import EPOCH_SET, NEW, RECORD_SET, RecordedEvent
 
         while True:

@@ -13,7 +13,7 @@ from typing import Any
 
 from d2._runtime.event_model import DecisionEvent
 
-__all__ = ["EPOCH_SET", "NEW", "RECORD_SET", "RecordedEvent", "recorded"]
+__all__ = ["EPOCH_SET", "NEW", "RECORD_SET", "RecordedEvent"]
 
 _FIELDS = tuple(DecisionEvent.__dataclass_fields__)
 _GET = {name: getattr(DecisionEvent, name).__get__ for name in _FIELDS}
@@ -85,15 +85,7 @@ class RecordedEvent(DecisionEvent):
 for _name in _FIELDS:
     setattr(RecordedEvent, _name, _field(_name))
 
-# The events consumer builds events with these directly (``recorded`` inlined in its loop).
+# The events consumer builds each event with these, in its loop: new object, record, epoch.
 NEW = object.__new__
 RECORD_SET = vars(RecordedEvent)["_record"].__set__
 EPOCH_SET = vars(RecordedEvent)["_epoch"].__set__
-
-
-def recorded(record: tuple[Any, ...], epoch: float) -> RecordedEvent:
-    """Wrap a ring record (``epoch`` turns its perf_counter reading into wall-clock time)."""
-    event: RecordedEvent = NEW(RecordedEvent)
-    RECORD_SET(event, record)
-    EPOCH_SET(event, epoch)
-    return event
