@@ -80,9 +80,15 @@ class D2Error(Exception):
     """Base class of every error raised by d2."""
 
 
+_REFUSAL_FIELDS = ("reason", "tool_id", "user_id", "roles", "location", "detail", "value", "_message")
+
+
 class PermissionDeniedError(D2Error):
     """A guarded call was refused; the tool body did not run (or its output was withheld)."""
 
+    # Slots, not the instance dict: refusals are built on the hot path, and a slot store costs a
+    # fraction of a dict insert. The instance dict still exists for attributes callers add.
+    __slots__ = _REFUSAL_FIELDS
     default_reason: Reason = Reason.RBAC
 
     def __init__(
@@ -158,6 +164,12 @@ class PermissionDeniedError(D2Error):
     def tool(self) -> str | None:
         """The refused tool's id (the vendor SDK also calls it ``tool_id``)."""
         return self.tool_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles args and the instance dict only; the fields live in slots.
+        state = {name: getattr(self, name) for name in _REFUSAL_FIELDS if hasattr(self, name)}
+        state.update(self.__dict__)
+        return (self.__class__, self.args, state)
 
 
 class D2NoContextError(PermissionDeniedError):

@@ -30,6 +30,9 @@ __all__ = [
 
 ArgsFn = Callable[[], Mapping[str, Any]]
 
+_NOT_GRANTED = "none of the user's roles is granted this tool"
+_NOT_IN_POLICY = "the tool is not in the policy; grant it to a role to allow it"
+
 
 def deny(
     reason: Reason | str,
@@ -72,8 +75,12 @@ def allow_plain(policy: CompiledPolicy, state: RequestState, tool: str, access: 
         log.calls += 1
         log.last_tool = tool
         return True
-    with log.lock:
+    lock = log.lock
+    lock.acquire()  # not ``with``: the statement's method lookups cost as much as the step itself
+    try:
         violation = seq.step(log, tool, state.user.roles)
+    finally:
+        lock.release()
     if violation is not None:
         deny_for_violation(violation, tool, state)
     return True
@@ -86,7 +93,7 @@ def authorize(policy: CompiledPolicy, state: RequestState, tool: str, args: Args
     to the result.
     """
     access = policy._cache.get((tool, state.user.roles)) or policy.access(tool, state.user.roles)
-    if access.open and allow_plain(policy, state, tool, access):
+    if access.open and policy.flow is None and allow_plain(policy, state, tool, access):
         return ()
     return authorize_general(policy, state, tool, args, access) or ()
 
@@ -112,21 +119,15 @@ def authorize_general(
         )
     grants = access.grants
     if not grants:
-        # Default deny: the deciding "rule" is the policy itself, so point at its file.
+        # Default deny: the deciding "rule" is the policy itself, so point at its file. Built and
+        # raised here, not through deny(): the most common refusal skips a frame and keyword parsing.
+        user = state.user
         if tool in policy.known_tools:
-            deny(
-                Reason.RBAC,
-                tool,
-                state,
-                location=policy.source,
-                detail="none of the user's roles is granted this tool",
+            raise PermissionDeniedError._refusal(
+                Reason.RBAC, tool, user.user_id, user.roles, policy.source, _NOT_GRANTED, None
             )
-        deny(
-            Reason.UNKNOWN_TOOL,
-            tool,
-            state,
-            location=policy.source,
-            detail="the tool is not in the policy; grant it to a role to allow it",
+        raise PermissionDeniedError._refusal(
+            Reason.UNKNOWN_TOOL, tool, user.user_id, user.roles, policy.source, _NOT_IN_POLICY, None
         )
     bound: Mapping[str, Any] | None = None
     if not access.open:
@@ -192,22 +193,27 @@ def _sequence_flow_record(policy: CompiledPolicy, state: RequestState, tool: str
             deny(refusal.reason, tool, state, detail=refusal.detail)
         return
     seq, flow = policy.sequence, policy.flow  # at least one of them (the caller records plain calls)
-    with log.lock:
+    lock = log.lock
+    lock.acquire()
+    try:
+        if flow is not None and log.facts:
+            block = flow.blocking(log, tool)
+            if block is not None:
+                # Sequence rules come first: theirs is the refusal when both refuse.
+                violation = None if seq is None else seq.check(log, tool, state.user.roles)
+                deny_for_violation(violation or flow.violation(block, log, tool), tool, state)
         if seq is not None:
-            violation = seq.check(log, tool, state.user.roles)
+            violation = seq.step(log, tool, state.user.roles)  # check, append and record in one pass
             if violation is not None:
                 deny_for_violation(violation, tool, state)
-        if flow is not None:
-            violation = flow.check(log, tool)
-            if violation is not None:
-                deny_for_violation(violation, tool, state)
-        log.history.append(tool)
-        log.calls += 1
-        if seq is not None:
-            seq.record(log, tool)
+        else:
+            log.history.append(tool)
+            log.calls += 1
+            log.last_tool = tool
         if flow is not None:
             flow.record(log, tool)
-        log.last_tool = tool
+    finally:
+        lock.release()
 
 
 def apply_output(grants: tuple[Grant, ...], value: Any, state: RequestState, tool: str) -> Any:

@@ -52,15 +52,21 @@ class FlowProgram:
 
     def check(self, log: RequestLog, tool: str) -> Violation | None:
         """Refuse ``tool`` when the request carries a label that blocks it."""
+        block = self.blocking(log, tool)
+        return None if block is None else self.violation(block, log, tool)
+
+    def blocking(self, log: RequestLog, tool: str) -> Block | None:
+        """The first block that refuses ``tool`` now, if any (no message built: the engine may let a
+        sequence rule's refusal take precedence)."""
         facts = log.facts
         if not facts:
             return None
         for block in self.blocks.get(tool, ()):
             if block.label in facts:
-                return self._violation(block, log, tool)
+                return block
         for block in self.block_all:
             if block.label in facts:
-                return self._violation(block, log, tool)
+                return block
         return None
 
     def record(self, log: RequestLog, tool: str) -> None:
@@ -81,7 +87,8 @@ class FlowProgram:
             position -= 1
         return None
 
-    def _violation(self, block: Block, log: RequestLog, tool: str) -> Violation:
+    def violation(self, block: Block, log: RequestLog, tool: str) -> Violation:
+        """The refusal for ``block``, naming the call that added its label."""
         source = self.source_of(block.label, log)
         origin = (
             f"added by {source[1]} (call {source[0]})"

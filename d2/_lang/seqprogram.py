@@ -28,18 +28,18 @@ if TYPE_CHECKING:
 
 __all__ = ["RoleRules", "SeqRule", "SequenceProgram", "Workflow"]
 
-# RequestLog.progress maps a rule's *content key* -> matched prefix length, plus one stamp under a
-# negative key: which program recorded last and how many calls the request had made then. Keys come
-# from the rule's kind and steps, shared by every program holding the same rule, so a re-install
-# (reload, bundle renewal, key rotation) keeps a started pattern. On a stamp mismatch only the rules
-# the last program did not keep current are rebuilt from the history; when that history is truncated
-# a deny rule's progress cannot be known, and it is taken as complete (its last step is refused).
-_MARK = -1
-_SPAN = 1 << 32  # stamp = calls * _SPAN + serial
-_SERIALS = itertools.count(1)
+# RequestLog.progress maps a rule's *content key* -> matched prefix length, plus one stamp: under the
+# recording program's own negative key (its *mark*), how many calls the request had made when that
+# program last recorded. One lookup of its own mark tells a program both that it recorded last and
+# that it missed no call. Content keys come from the rule's kind and steps, shared by every program
+# holding the same rule, so a re-install (reload, bundle renewal, key rotation) keeps a started
+# pattern. On a stamp mismatch only the rules the last program did not keep current are rebuilt from
+# the history; when that history is truncated a deny rule's progress cannot be known, and it is taken
+# as complete (its last step is refused).
+_MARKS = itertools.count(-3, -1)  # not -1 or -2: hash(-1) == hash(-2) in CPython
 _KEYS: dict[tuple[str, tuple[frozenset[str], ...]], int] = {}
 _KEYS_LOCK = threading.Lock()
-# serial -> the content keys a program keeps current. Kept after the program itself is gone (a reload
+# mark -> the content keys a program keeps current. Kept after the program itself is gone (a reload
 # frees the old policy at once), bounded: a request that outlives 4096 compilations is rebuilt instead.
 _PROGRAM_KEYS: dict[int, frozenset[int]] = {}
 _PROGRAM_KEYS_LIMIT = 4096
@@ -151,9 +151,10 @@ class SequenceProgram:
         "advance",
         "bound_rules",
         "keys",
+        "mark",
         "role_rules",
         "rules",
-        "serial",
+        "watched",
         "workflows",
     )
 
@@ -166,25 +167,29 @@ class SequenceProgram:
         self.rules = rules
         self.role_rules = dict(role_rules)
         self.workflows = dict(workflows)
-        self.serial = next(_SERIALS) % _SPAN
+        self.mark = next(_MARKS)
         used = {i for rr in self.role_rules.values() for i in (*rr.denies, *rr.allows)}
         # Only rules that bind some role need progress; the rest never decide anything.
         self.bound_rules = tuple(r for r in rules if r.index in used)
         self.keys = frozenset(r.key for r in self.bound_rules)
         # One rule per content key: rules with the same steps share (and must advance once) one progress.
         self.advance = _index(_distinct(self.bound_rules), lambda rule: rule.steps[: rule.last])
+        # Tools that may need a verdict from :meth:`check` (a superset of every roles view's
+        # ``deny_last``), or None when some role has a workflow, which judges every call.
+        deny_lasts = (rules[i].steps[-1] for rr in self.role_rules.values() for i in rr.denies)
+        self.watched = None if self.workflows else frozenset(t for last in deny_lasts for t in last)
         self._views: dict[frozenset[str], _View] = {}
         with _KEYS_LOCK:
             if len(_PROGRAM_KEYS) >= _PROGRAM_KEYS_LIMIT:
                 _PROGRAM_KEYS.pop(next(iter(_PROGRAM_KEYS)), None)
-            _PROGRAM_KEYS[self.serial] = self.keys
+            _PROGRAM_KEYS[self.mark] = self.keys
 
     # -- the two calls the engine makes, under the request's lock --------------------------------
 
     def check(self, log: RequestLog, tool: str, roles: frozenset[str]) -> Violation | None:
         """Refuse ``tool`` when it completes a forbidden pattern or leaves a deny-mode workflow."""
         progress = log.progress
-        if progress.get(_MARK) != _calls(log) * _SPAN + self.serial:
+        if progress.get(self.mark) != _calls(log):
             self.sync(log)
         view = self._views.get(roles) or self._view(roles)
         denies = view.deny_last.get(tool)
@@ -205,41 +210,42 @@ class SequenceProgram:
     def record(self, log: RequestLog, tool: str) -> None:
         """Advance every rule that mentions ``tool`` (the engine appended it to the history already)."""
         progress = log.progress
-        mark = progress.get(_MARK)
-        if mark is None or mark % _SPAN != self.serial:
+        if self.mark not in progress:
             self.sync(log)
             return
         for rule in self.advance.get(tool, ()):
             k = progress.get(rule.key, 0)
             if k < rule.last and tool in rule.steps[k]:
                 progress[rule.key] = k + 1
-        progress[_MARK] = _calls(log) * _SPAN + self.serial
+        progress[self.mark] = _calls(log)
 
     def step(self, log: RequestLog, tool: str, roles: frozenset[str]) -> Violation | None:
         """``check``; when allowed, append the call to the history and ``record`` it: one pass.
 
         The engine's path when sequence rules are the only request-dependent check (the caller holds
-        the request's lock). A call that completes no deny pattern of these roles, in a role without
-        a workflow, needs no verdict: only its progress moves.
+        the request's lock). A call that is the last step of no deny pattern, in a policy without
+        workflows, needs no verdict: only its progress moves.
         """
         progress = log.progress
         history = log.history
         n, calls = len(history), log.calls
-        if progress.get(_MARK) != (calls if calls > n else n) * _SPAN + self.serial:
+        if progress.get(self.mark) != (calls if calls > n else n):
             self.sync(log)
-        view = self._views.get(roles) or self._view(roles)
-        if tool in view.deny_last or view.workflows:
+        watched = self.watched
+        if watched is None or tool in watched:
             violation = self.check(log, tool, roles)
             if violation is not None:
                 return violation
         history.append(tool)
-        log.calls += 1
-        for rule in self.advance.get(tool, ()):
-            k = progress.get(rule.key, 0)
-            if k < rule.last and tool in rule.steps[k]:
-                progress[rule.key] = k + 1
-        n, calls = len(history), log.calls
-        progress[_MARK] = (calls if calls > n else n) * _SPAN + self.serial
+        log.calls = calls = log.calls + 1
+        rules = self.advance.get(tool)
+        if rules is not None:
+            for rule in rules:
+                k = progress.get(rule.key, 0)
+                if k < rule.last and tool in rule.steps[k]:
+                    progress[rule.key] = k + 1
+        n = len(history)
+        progress[self.mark] = calls if calls > n else n
         log.last_tool = tool
         return None
 
@@ -252,12 +258,12 @@ class SequenceProgram:
         calls = _calls(log)
         if calls == 0:  # a fresh request: nothing to keep and nothing to replay
             progress.clear()
-            progress[_MARK] = self.serial
+            progress[self.mark] = 0
             return
-        mark = progress.get(_MARK)
+        last = next((k for k in progress if k < 0), None)  # the one stamp: who recorded last
         current: frozenset[int] = frozenset()
-        if mark is not None and mark // _SPAN == calls:  # no call was missed since that program recorded
-            previous = _PROGRAM_KEYS.get(mark % _SPAN)
+        if last is not None and progress[last] == calls:  # no call was missed since it recorded
+            previous = _PROGRAM_KEYS.get(last)
             if previous is not None:
                 current = previous & self.keys
         kept = {k: v for k, v in progress.items() if k in current}
@@ -270,12 +276,12 @@ class SequenceProgram:
             history = log.history
             truncated = calls > len(history) or len(history) == history.maxlen
             _rebuild(progress, stale, history, truncated=truncated)
-        progress[_MARK] = calls * _SPAN + self.serial
+        progress[self.mark] = calls
 
     def completed_by(self, log: RequestLog, tool: str) -> tuple[SeqRule, ...]:
         """Every binding rule (of any role) that ``tool`` would complete now; for explanations and tests."""
         progress = log.progress
-        if progress.get(_MARK) != _calls(log) * _SPAN + self.serial:
+        if progress.get(self.mark) != _calls(log):
             self.sync(log)
         return tuple(
             r for r in self.bound_rules if tool in r.steps[r.last] and progress.get(r.key, 0) == r.last

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import d2
 import d2.exceptions
 
@@ -79,6 +81,23 @@ def test_exception_tree() -> None:
     assert err.reason == d2.Reason.INPUT_VALIDATION and err.roles == ("a", "b")
     assert "500" not in str(err) and "p.yaml:3:5" in str(err) and err.value == 500
     assert d2.PermissionDeniedError(reason="custom").reason == "custom"
+
+
+@pytest.mark.parametrize("cls", [d2.PermissionDeniedError, d2.D2NoContextError, d2.BundleExpiredError])
+def test_a_refusal_survives_pickle_and_copy_with_every_field(cls: type[d2.PermissionDeniedError]) -> None:
+    # Refusal fields live in slots (cheap to set on the hot path); pickling and copying must carry
+    # them, and attributes a caller added, as the instance dict did.
+    import copy
+    import pickle
+
+    err = cls(reason="input_validation", tool_id="t", user_id="u", roles=["b", "a"], location="p:1:2")
+    err.detail, err.value, err.note = "limit: max 100", 500, "added by a handler"  # type: ignore[attr-defined]
+    for other in (pickle.loads(pickle.dumps(err)), copy.copy(err), copy.deepcopy(err)):
+        assert type(other) is cls and str(other) == str(err) and other.args == err.args
+        fields = ("reason", "tool_id", "user_id", "roles", "location", "detail", "value", "note")
+        assert [getattr(other, f) for f in fields] == [getattr(err, f) for f in fields]
+    vendor = pickle.loads(pickle.dumps(d2.PermissionDeniedError("tool", "user", ["r"], reason="rbac")))
+    assert (vendor.tool_id, vendor.user_id, vendor.roles, vendor.reason) == ("tool", "user", ("r",), "rbac")
 
 
 def test_import_stays_light() -> None:

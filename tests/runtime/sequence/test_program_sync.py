@@ -212,3 +212,21 @@ def test_the_trail_of_a_refusal_looks_back_a_bounded_window(seq: Seq) -> None:
     assert matched_trail(rule, near) == [(1, "a.one"), (2, "a.two")]
     far = ["a.one", "a.two"] + ["x"] * (TRAIL_WINDOW - 1)
     assert matched_trail(rule, far) == [(2, "a.two")]
+
+
+def test_sequence_and_data_flow_checked_and_recorded_in_one_pass(seq: Seq) -> None:
+    # The engine's fused path: a data-flow block defers to a sequence rule refusing the same call,
+    # and a refused call records nothing (no history, no label, no progress).
+    seq.load(GUARDED)
+    with d2.set_user_context("u", ["analyst"]):
+        assert seq.call("secrets.get") and seq.call("db.read")
+        before = d2.get_user_context()
+        assert not seq.call("web.post")
+        assert seq.last_error.reason == "sequence_violation"  # both refuse: the sequence rule decides
+        after = d2.get_user_context()
+        assert (after.call_history, after.facts) == (before.call_history, before.facts)
+    with d2.set_user_context("u", ["analyst"]):
+        assert seq.call("secrets.get") and seq.call("other.step")
+        assert not seq.call("web.post")
+        assert seq.last_error.reason == "data_flow"  # the label alone refuses
+        assert seq.call("db.read") and d2.get_user_context().facts == frozenset({"SECRET"})

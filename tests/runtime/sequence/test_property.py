@@ -186,3 +186,46 @@ def test_each_role_of_a_user_decides_on_its_own(
         assert all(expected)
         return
     assert run(policy, calls, frozenset({"r", "s"})) == expected
+
+
+def plain_policy() -> CompiledPolicy:
+    result = compile_policy(
+        parse_policy_text('{"policies": [{"role": "r", "permissions": ["*"]}]}', "p.json")
+    )
+    assert result.policy is not None and result.policy.sequence is None
+    return result.policy
+
+
+@SETTINGS
+@given(
+    st.lists(patterns, min_size=1, max_size=3),
+    st.lists(patterns, min_size=1, max_size=3),
+    st.lists(st.tuples(st.sampled_from([0, 1, 2]), st.sampled_from(TOOLS)), max_size=25),
+)
+def test_programs_sharing_a_request_each_decide_over_the_whole_history(
+    pats_a: list[list[str]], pats_b: list[list[str]], calls: list[tuple[int, str]]
+) -> None:
+    # Policy instances share a request: each sequence program stamps the progress as its own and
+    # must notice every call another recorded, including calls of a policy with no sequence rules
+    # (which stamps nothing). Rules with equal content share progress between programs.
+    policies = (
+        compile_rules([{"deny": p} for p in pats_a]),
+        compile_rules([{"deny": p} for p in pats_b]),
+        plain_policy(),
+    )
+    rules: tuple[list[list[str]], ...] = (pats_a, pats_b, [])
+    state = RequestState(UserContext("u", frozenset({"r"})), RequestLog())
+    history: list[str] = []
+    for which, call in calls:
+        want = not any(completes(p, history, call) for p in rules[which])
+        try:
+            authorize(policies[which], state, call, dict)
+            got = True
+        except PermissionDeniedError as exc:
+            assert exc.reason == "sequence_violation"
+            got = False
+        assert got == want, (calls, pats_a, pats_b)
+        if got:
+            history.append(call)
+    assert list(state.log.history) == history
+    assert sum(1 for key in state.log.progress if key < 0) <= 1  # one stamp: who recorded last
