@@ -130,6 +130,9 @@ class _Converted:
         self.problems: list[Diagnostic] = []
         self._tags: dict[int, tuple[Any, str]] = {}
         self._scalars: dict[tuple[str, str], Any] = {}
+        # The tag object of plain strings (the resolver shares one per document): an identity test
+        # finds most values without a lookup. Anything else takes the general path.
+        self._str_tag: Any = object()
 
     def node(self, node: Any, path: JsonPath) -> Any:
         self.budget -= 1
@@ -139,10 +142,7 @@ class _Converted:
         self._value_pos[path] = mark.line << POS_SHIFT | mark.column
         kind = node.id
         if kind == "scalar":
-            found = self._tags.get(id(node.ctag))
-            if found is not None and found[1] == _STR:  # most values: a plain string, returned as is
-                return node.value
-            return self.scalar(node)
+            return node.value if node.ctag is self._str_tag else self.scalar(node)
         if len(path) >= MAX_DEPTH:
             # Composing bounded the text's nesting; aliases inside aliases can still nest deeper.
             raise _too_deep(mark)
@@ -156,6 +156,8 @@ class _Converted:
         if found is None:
             # Keep the tag object alive beside its id, so the id cannot be reused within this document.
             found = self._tags[id(ctag)] = (ctag, str(ctag))
+            if found[1] == _STR:
+                self._str_tag = ctag
         return found[1]
 
     def scalar(self, node: Any) -> Any:
@@ -183,24 +185,36 @@ class _Converted:
     def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         merged: set[str] = set()
-        key_pos = self._key_pos
+        key_pos, value_pos = self._key_pos, self._value_pos
         for key_node, value_node in node.value:
-            if key_node.id == "scalar":
+            if key_node.id != "scalar":
+                key = "<complex key>"
+            elif key_node.ctag is self._str_tag:
+                key = key_node.value
+            else:
                 tag = self._tag(key_node)
                 if tag == _MERGE:
                     self._merge(self.node(value_node, path), out, merged)
                     continue
                 key = key_node.value if tag == _STR else str(self.scalar(key_node))
-            else:
-                key = "<complex key>"
             child = (*path, key)
             mark = key_node.start_mark
             if key in out and key not in merged:
                 self._duplicate(key, child, mark.line + 1, mark.column + 1)
                 continue
-            merged.discard(key)
+            if merged:
+                merged.discard(key)
             key_pos[child] = mark.line << POS_SHIFT | mark.column
-            out[key] = self.node(value_node, child)
+            if value_node.ctag is self._str_tag and value_node.id == "scalar":
+                # :meth:`node` inlined for the most common value, a plain string (issue 15).
+                self.budget -= 1
+                if self.budget < 0:
+                    raise self._bomb(value_node)
+                mark = value_node.start_mark
+                value_pos[child] = mark.line << POS_SHIFT | mark.column
+                out[key] = value_node.value
+            else:
+                out[key] = self.node(value_node, child)
         return out
 
     @staticmethod

@@ -16,6 +16,7 @@ from ._common import (
     emit,
     load_settings,
     make_console,
+    print_text,
     usage_error,
 )
 
@@ -131,7 +132,7 @@ def lint(
             run = lint_paths(paths, code=index, ignore=skipped, select=chosen, vendor=vendor)
     report = Report(run.diagnostics, tuple(f.file for f in run.files), "d2", __version__)
     if output_format is ReportFormat.TEXT:
-        make_console().print(styled(report))
+        print_text(styled(report))
     elif report.diagnostics or output_format is not ReportFormat.GITHUB:
         emit(render(output_format.value, report))
     failed = report.errors > 0 or ((strict or config.strict) and report.warnings > 0)

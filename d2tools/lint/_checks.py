@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from d2._toolkit import CompiledPolicy, Diagnostic, SourceDoc
 
 from ._diag import make
-from ._entries import RoleEntry, permissions, sequence_elements
+from ._entries import RoleEntry, permission_conditions, permissions, sequence_elements
 
 __all__ = [
     "EXPIRY_WARNING",
@@ -114,9 +114,9 @@ def check_negative_types(doc: SourceDoc) -> Iterator[Diagnostic]:
     Such a rule names what it forbids, not what it expects: at run time a value of a type none of its
     operands has is refused (never compared), which the author should know when writing it.
     """
-    for perm in permissions(doc.data):
+    for path, conditions in permission_conditions(doc.data):
         for section in ("input", "output"):
-            rules = (perm.conditions or {}).get(section)
+            rules = conditions.get(section)
             if not isinstance(rules, dict):
                 continue
             for name, rule in rules.items():
@@ -129,7 +129,7 @@ def check_negative_types(doc: SourceDoc) -> Iterator[Diagnostic]:
                             "D2W707",
                             f"'{op}' on '{name}' has no 'type': a value of another type (a list, bytes, a "
                             "number) is refused at run time, never compared",
-                            (*perm.path, "conditions", section, name, op),
+                            (*path, "conditions", section, name, op),
                             key=True,
                             hint=f"say what '{name}' is, e.g. 'type: string' beside '{op}'",
                         )

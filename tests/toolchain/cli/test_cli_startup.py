@@ -86,6 +86,35 @@ def test_a_lint_run_imports_neither_other_commands_nor_the_server(tmp_path: Path
     assert not any(m.startswith(("d2tools.server", "d2tools.tui", "d2tools.mcp")) for m in modules)
 
 
+def _lint_run_loads(tmp_path: Path, module: str) -> bool:
+    """Whether a ``d2 lint`` run (output to a pipe, as in CI) imports ``module``."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(TINY)
+    probe = (
+        "import sys\n"
+        "from d2tools.cli.app import run\n"
+        f"code = run(['lint', {str(policy)!r}])\n"
+        f"print(code, {module!r} in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.splitlines()[-1]
+    code, loaded = out.split()
+    assert code == "0"
+    return loaded == "True"
+
+
+def test_a_lint_run_off_a_terminal_builds_no_rich_console(tmp_path: Path) -> None:
+    # Importing and running Rich's console is ~20 ms of the run; off a terminal it only copies text.
+    assert not _lint_run_loads(tmp_path, "rich.console")
+
+
+def test_a_lint_run_imports_no_pydantic(tmp_path: Path) -> None:
+    # typer 0.29 coerces every parameter through pydantic, ~70 ms of each run: pyproject.toml pins
+    # typer below it. Failing here means an installed typer (or another import) brought it back.
+    assert not _lint_run_loads(tmp_path, "pydantic")
+
+
 def test_an_unknown_command_still_suggests_the_one_meant(cli) -> None:
     result = cli("lnt", "x.yaml")
     assert result.code == 2
