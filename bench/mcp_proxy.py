@@ -1,10 +1,14 @@
 """Proxy overhead per ``tools/call``: the same calls direct to an MCP server and through ``d2 mcp-proxy``.
 
 Both paths use the ``mcp`` package's client over stdio against ``examples/mcp/crm_server.py``, in one
-run, with blocks interleaved (direct, proxied, direct, ...) so machine load hits both alike. Two tools:
-``read_notes`` (a plain grant) and ``lookup_customer`` (an input condition plus output redaction).
-Prints p50/p90/p99 per path in ms, the p50 overhead (goal: <= 1 ms), and the CPU time the proxy
-process spent per call (Linux), which machine load does not inflate the way it inflates wall time.
+run. Two tools: ``read_notes`` (a plain grant) and ``lookup_customer`` (an input condition plus
+output redaction). Every round runs a block of each tool on each path in turn (direct, proxied, ...;
+each round starts with the next path), so machine load shifts hit every series alike. Prints
+p50/p90/p99 per path in ms, the p50 overhead (goal: <= 1 ms), and the CPU time the proxy process
+spent per call (Linux), which machine load does not inflate the way it inflates wall time.
+
+``--baseline DIR`` adds a third path: a proxy run from another checkout (e.g. ``git worktree add
+/tmp/base HEAD``), interleaved the same way, to compare two versions of the proxy in one run.
 
 A second table isolates the proxy's own work (identity, request state, the guard, result conversion)
 from the extra process hop: the proxy's ``tools/call`` handler runs in-process against the server
@@ -21,6 +25,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +46,13 @@ def direct(mode: str) -> Client:
     )
 
 
-def proxied(mode: str, state_url: str | None = None) -> Client:
+def proxied(mode: str, state_url: str | None = None, tree: Path = ROOT) -> Client:
+    """The proxy run from ``tree`` (this checkout, or ``--baseline``) in front of the same server."""
     args = ["-m", "d2tools.mcp", "--policy", str(POLICY), "--name", "crm", "--user", "bench", "--role",
             "support", "--", sys.executable, *CRM]  # fmt: skip
-    env = (
-        {"D2_SILENT": "1"}
-        | ({"D2_STATE_URL": state_url} if state_url else {})
-        | ({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})
-    )
-    params = StdioServerParameters(command=sys.executable, args=args, cwd=str(ROOT), env=env)
+    path = os.pathsep.join([str(tree), *([os.environ["PYTHONPATH"]] if "PYTHONPATH" in os.environ else [])])
+    env = {"D2_SILENT": "1", "PYTHONPATH": path} | ({"D2_STATE_URL": state_url} if state_url else {})
+    params = StdioServerParameters(command=sys.executable, args=args, cwd=str(tree), env=env)
     return Client(params, mode=mode, cache=None)
 
 
@@ -64,18 +67,28 @@ async def timed(client: Client, name: str, args: dict[str, Any], n: int) -> list
     return samples
 
 
-def proxy_cpu_seconds() -> float | None:
-    """CPU time (user + system) used so far by this run's proxy process (Linux /proc), else None."""
-    me = str(os.getpid())
+def proxy_pids() -> dict[str, int]:
+    """This run's proxy processes by the checkout they run from (Linux /proc), else empty."""
+    me, found = str(os.getpid()), {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             cmdline = (stat.parent / "cmdline").read_bytes()
+            cwd = os.readlink(stat.parent / "cwd")
         except OSError:
             continue
         if fields[1] == me and b"d2tools.mcp" in cmdline:
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return None
+            found[cwd] = int(stat.parent.name)
+    return found
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process used so far; NaN when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
@@ -88,36 +101,56 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def main(calls: int, mode: str, state_url: str | None = None, block: int = 50) -> None:
-    async with direct(mode) as d, proxied(mode, state_url) as p:
+async def main(
+    calls: int, mode: str, state_url: str | None = None, baseline: Path | None = None, block: int = 50
+) -> None:
+    trees = {"proxied": ROOT} | ({"baseline": baseline} if baseline is not None else {})
+    async with AsyncExitStack() as stack:
+        clients = {"direct": await stack.enter_async_context(direct(mode))}
+        for name, tree in trees.items():
+            clients[name] = await stack.enter_async_context(proxied(mode, state_url, tree))
+        pids = proxy_pids()
+        pid = {name: pids.get(str(tree)) for name, tree in trees.items()}
+        versions = " / ".join(f"{c.protocol_version} ({n})" for n, c in clients.items())
         print(
-            f"protocol {d.protocol_version} (direct) / {p.protocol_version} (proxied); "
-            f"{calls} calls per path; proxy session state {state_url or 'in-process'}; load average {load()}"
+            f"protocol {versions}; {calls} calls per path and tool, blocks of {block} interleaved; "
+            f"proxy session state {state_url or 'in-process'}; load average {load()}"
         )
-        for label, (tool, args) in CALLS.items():
-            await timed(d, tool, args, 50)  # warm up both paths
-            await timed(p, f"crm.{tool}", args, 50)
-            direct_ms: list[float] = []
-            proxy_ms: list[float] = []
-            cpu = 0.0
-            for _ in range(max(1, calls // block)):
-                direct_ms += await timed(d, tool, args, block)
-                before = proxy_cpu_seconds()
-                proxy_ms += await timed(p, f"crm.{tool}", args, block)
-                after = proxy_cpu_seconds()
-                cpu += (after - before) if before is not None and after is not None else float("nan")
+        if baseline is not None:
+            print(f"proxied: {ROOT}; baseline: {baseline}")
+        wall: dict[tuple[str, str], list[float]] = {(p, t): [] for p in clients for t in CALLS}
+        cpu: dict[tuple[str, str], float] = {(p, t): 0.0 for p in trees for t in CALLS}
+        for tool, args in CALLS.values():  # warm up every path
+            for path, client in clients.items():
+                await timed(client, tool if path == "direct" else f"crm.{tool}", args, 50)
+        order = list(clients.items())
+        for turn in range(max(1, calls // block)):
+            for label, (tool, args) in CALLS.items():
+                # Each round starts with another path, so no series always follows the same one.
+                for path, client in order[turn % len(order) :] + order[: turn % len(order)]:
+                    before = cpu_seconds(pid.get(path))
+                    wall[path, label] += await timed(
+                        client, tool if path == "direct" else f"crm.{tool}", args, block
+                    )
+                    if path in trees:
+                        cpu[path, label] += cpu_seconds(pid.get(path)) - before
+        for label in CALLS:
             print(f"\n{label}")
-            print(f"  {'path':<10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
-            for name, samples in (("direct", direct_ms), ("proxied", proxy_ms)):
+            print(f"  {'path':<10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'CPU/call':>10}")
+            for path in clients:
+                samples = wall[path, label]
                 cells = [pct(samples, 0.5), pct(samples, 0.9), pct(samples, 0.99), statistics.fmean(samples)]
-                print(f"  {name:<10}" + "".join(f"{c:>9.3f}" for c in cells))
-            over = pct(proxy_ms, 0.5) - pct(direct_ms, 0.5)
-            verdict = "within" if over <= 1.0 else "OVER"
-            print(f"  overhead p50: {over:.3f} ms ({verdict} the 1 ms goal); load average now {load()}")
-            print(
-                f"  proxy process CPU per call (SDK work on both hops + the guard): "
-                f"{cpu / len(proxy_ms) * 1000:.3f} ms"
-            )
+                own = f"{cpu[path, label] / len(samples) * 1000:>10.3f}" if path in trees else f"{'':>10}"
+                print(f"  {path:<10}" + "".join(f"{c:>9.3f}" for c in cells) + own)
+            base = pct(wall["direct", label], 0.5)
+            for path in trees:
+                over = pct(wall[path, label], 0.5) - base
+                verdict = "within" if over <= 1.0 else "OVER"
+                print(f"  overhead p50 ({path}): {over:.3f} ms ({verdict} the 1 ms goal)")
+        print(
+            f"\nload average now {load()}; CPU/call: the proxy process's CPU time per call in ms (the SDK "
+            f"on both hops + the guard)"
+        )
 
 
 async def in_process(calls: int) -> None:
@@ -125,7 +158,7 @@ async def in_process(calls: int) -> None:
     import importlib.util
     from types import SimpleNamespace
 
-    from mcp_types import CallToolRequestParams, CallToolResult
+    from mcp_types import CallToolRequestParams
 
     import d2
     from d2tools.mcp import IdentitySpec, Proxy, ProxyConfig, UpstreamSpec
@@ -150,14 +183,14 @@ async def in_process(calls: int) -> None:
         proxy.rebuild()
         forward = upstream.call
 
-        async def timed_forward(name: str, args: Any) -> CallToolResult:
+        async def timed_forward(name: str, args: Any) -> dict[str, Any]:
             start = time.perf_counter()
             try:
                 return await forward(name, args)
             finally:
                 upstream_s.append(time.perf_counter() - start)
 
-        upstream.call = timed_forward  # type: ignore[method-assign]
+        upstream.call = timed_forward  # type: ignore[method-assign,assignment]
         print(f"\nproxy's own work per call (handler time minus upstream time), {calls} calls each")
         print(f"  {'tool':<40}{'p50 µs':>9}{'p90 µs':>9}{'p99 µs':>9}")
         for label, (tool, args) in CALLS.items():
@@ -168,8 +201,8 @@ async def in_process(calls: int) -> None:
                 start = time.perf_counter()
                 result = await proxy.call_tool(ctx, params)
                 own.append((time.perf_counter() - start - sum(upstream_s)) * 1e6)
-                if result.is_error:
-                    raise SystemExit(f"{tool} refused: {result.content}")
+                if not isinstance(result, dict) or result.get("isError"):
+                    raise SystemExit(f"{tool} refused: {result}")
             print(f"  {label:<40}{pct(own, 0.5):>9.1f}{pct(own, 0.9):>9.1f}{pct(own, 0.99):>9.1f}")
 
 
@@ -178,6 +211,7 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--era", choices=["legacy", "auto"], default="auto")
     parser.add_argument("--state-url", default=None, help="session state on Redis for the proxy")
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout's proxy, side by side")
     ns = parser.parse_args()
-    asyncio.run(main(ns.calls, ns.era, ns.state_url))
+    asyncio.run(main(ns.calls, ns.era, ns.state_url, ns.baseline.resolve() if ns.baseline else None))
     asyncio.run(in_process(ns.calls))

@@ -8,16 +8,44 @@ Output rules are written against values (``ssn: {action: filter}``), so the prox
   several blocks → a list of those, so a bare field rule applies to every block;
 - any non-text block (image, audio, embedded resource) stays an opaque object: with no output rule
   it passes through untouched, with one the guard cannot see inside it and refuses the result.
+
+The mapping is written once (:func:`_value`, :func:`_rebuild`) and read two ways: over the SDK's
+``CallToolResult`` model (``to_value``/``from_value``, used by the FastMCP middleware) and over the
+wire form of a result (``wire_value``/``wire_from_value``), which the proxy forwards without
+building a model: the ``mcp`` client has already checked the upstream's result against the
+negotiated protocol version, and the ``mcp`` server checks what the proxy returns against the
+client's version before it is written, so a model in between would only parse and dump it again.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mcp_types import CallToolResult, TextContent
 
-__all__ = ["from_value", "to_value"]
+__all__ = ["UncheckedBlocks", "WireResult", "from_value", "to_value", "wire_from_value", "wire_value"]
+
+WireResult = dict[str, Any]
+
+
+class OpaqueBlock:
+    """A non-text content block in wire form, wrapped so output rules cannot walk into it.
+
+    A plain dict would be data to the guard: a field rule would reach into an image's ``data`` or a
+    resource's ``text``. Wrapped, it is an object d2 cannot inspect, exactly like the SDK's block
+    models: passed through when no output rule applies, refused when one does.
+    """
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: Any) -> None:
+        self.block = block
+
+    def __repr__(self) -> str:
+        kind = self.block.get("type") if isinstance(self.block, dict) else type(self.block).__name__
+        return f"<{kind} content block>"
 
 
 def _parse(text: str) -> Any:
@@ -35,14 +63,50 @@ def _dump(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _is_data(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, dict, list)) or value is None
+
+
+def _value(structured: Any, blocks: Sequence[Any], item: Callable[[Any], Any]) -> Any:
+    """The one value output rules see: the structured content, else the block (or list of blocks)."""
+    if structured is not None:
+        return structured
+    items = [item(b) for b in blocks]
+    if len(items) == 1:
+        return items[0]
+    return items
+
+
+def _rebuild(
+    structured: Any,
+    blocks: Sequence[Any],
+    value: Any,
+    text_block: Callable[[str], Any],
+    is_text: Callable[[Any], bool],
+    block_of: Callable[[Any], Any],
+) -> tuple[Any, list[Any]]:
+    """``(structured, content)`` of a result rebuilt around the sanitized ``value``.
+
+    Structured results get the sanitized object and a text copy of it (non-text blocks kept); text
+    results get one block per remaining item, data as JSON text, opaque items as they came.
+    """
+    if structured is not None:
+        new = value if isinstance(value, dict) else {"result": value}
+        return new, [text_block(_dump(new)), *(b for b in blocks if not is_text(b))]
+    items = value if len(blocks) != 1 and isinstance(value, list) else [value]
+    return None, [text_block(_dump(v)) if _is_data(v) else block_of(v) for v in items]
+
+
+# -- the SDK's model -------------------------------------------------------------------------------
+
+
+def _model_item(block: Any) -> Any:
+    return _parse(block.text) if isinstance(block, TextContent) else block
+
+
 def to_value(result: CallToolResult) -> Any:
     """The model-visible payload of ``result`` as one value for output rules."""
-    if result.structured_content is not None:
-        return result.structured_content
-    blocks = [_parse(b.text) if isinstance(b, TextContent) else b for b in result.content]
-    if len(blocks) == 1:
-        return blocks[0]
-    return blocks
+    return _value(result.structured_content, result.content, _model_item)
 
 
 def from_value(result: CallToolResult, value: Any) -> CallToolResult:
@@ -50,18 +114,74 @@ def from_value(result: CallToolResult, value: Any) -> CallToolResult:
     original = to_value(result)
     if value is original or value == original:
         return result
-    if result.structured_content is not None:
-        structured = value if isinstance(value, dict) else {"result": value}
-        others = [b for b in result.content if not isinstance(b, TextContent)]
-        return CallToolResult(
-            content=[TextContent(type="text", text=_dump(structured)), *others],
-            structured_content=structured,
-            is_error=result.is_error,
-        )
-    items = value if len(result.content) != 1 and isinstance(value, list) else [value]
-    content = [TextContent(type="text", text=_dump(v)) if _is_data(v) else v for v in items]
+    structured, content = _rebuild(
+        result.structured_content,
+        result.content,
+        value,
+        lambda text: TextContent(type="text", text=text),
+        lambda block: isinstance(block, TextContent),
+        lambda item: item,
+    )
+    if structured is not None:
+        return CallToolResult(content=content, structured_content=structured, is_error=result.is_error)
     return CallToolResult(content=content, is_error=result.is_error)
 
 
-def _is_data(value: Any) -> bool:
-    return isinstance(value, (str, int, float, bool, dict, list)) or value is None
+# -- the wire form ---------------------------------------------------------------------------------
+
+
+def _wire_is_text(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+
+
+def _wire_text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _wire_block(item: Any) -> Any:
+    """The wire block of an item the guard left opaque; anything else is a fault (the call is refused)."""
+    if isinstance(item, OpaqueBlock):
+        return item.block
+    raise TypeError(f"a sanitized tool result holds a {type(item).__name__}, which is no content block")
+
+
+def _wire_item(block: Any) -> Any:
+    return _parse(block["text"]) if _wire_is_text(block) else OpaqueBlock(block)
+
+
+def wire_value(wire: WireResult) -> Any:
+    """The model-visible payload of a wire-form ``CallToolResult`` as one value for output rules."""
+    return _value(wire.get("structuredContent"), wire["content"], _wire_item)
+
+
+class UncheckedBlocks(Exception):
+    """Non-text blocks beside structured content while output rules are in play: no rule saw them."""
+
+
+def wire_from_value(wire: WireResult, original: Any, value: Any, *, rules: bool = False) -> WireResult:
+    """Rebuild ``wire`` around the sanitized ``value``; ``wire`` itself when nothing changed.
+
+    ``original`` is what :func:`wire_value` returned for ``wire`` (so it is not parsed twice). A
+    rebuilt result keeps only what the sanitized value says, as the model path does: its content,
+    structured content and error flag.
+
+    ``rules``: output rules are in play for this call. Output rules see only the structured content
+    of a result that has it, so then the client never gets the server's own text beside it (it may
+    say more than the structured content, and no rule read it): the text is always the copy of the
+    sanitized object, and non-text blocks beside it raise :class:`UncheckedBlocks` (refused).
+    """
+    structured = wire.get("structuredContent")
+    checked = rules and structured is not None
+    if not checked and (value is original or value == original):
+        return wire
+    if checked and any(not _wire_is_text(b) for b in wire["content"]):
+        raise UncheckedBlocks("non-text content beside structured content, which output rules do not see")
+    structured, content = _rebuild(structured, wire["content"], value, _wire_text, _wire_is_text, _wire_block)
+    rebuilt: WireResult = {
+        "content": content,
+        "isError": wire.get("isError") is True,
+        "resultType": "complete",
+    }
+    if structured is not None:
+        rebuilt["structuredContent"] = structured
+    return rebuilt

@@ -34,7 +34,7 @@ from d2tools.integrations._refusal import Refusal, refusal_for
 
 from ._auth import JwtVerifier, token_key, user_from_claims
 from ._config import ProxyConfig
-from ._content import from_value, to_value
+from ._content import UncheckedBlocks, WireResult, wire_from_value, wire_value
 from ._session import SESSION_META_KEY, SessionTable, use_state
 from ._upstream import Upstream, UpstreamUnavailable
 
@@ -44,7 +44,8 @@ log = logging.getLogger("d2.mcp")
 
 REFUSAL_META_KEY = "io.d2/refusal"
 _RESERVED = "io.modelcontextprotocol/"
-_RAW: ContextVar[list[CallToolResult] | None] = ContextVar("d2_mcp_raw_result", default=None)
+# The upstream's result (wire form) and the value the guard was given, for the call in flight.
+_RAW: ContextVar[list[tuple[WireResult, Any]] | None] = ContextVar("d2_mcp_raw_result", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +70,12 @@ def _guarded_call(
     upstream: Upstream, name: str, tool_id: str, instance: str
 ) -> Callable[..., Awaitable[Any]]:
     async def call(**arguments: Any) -> Any:
-        result = await upstream.call(name, arguments)
+        wire = await upstream.call(name, arguments)
+        value = wire_value(wire)
         box = _RAW.get()
         if box is not None:
-            box.append(result)
-        return to_value(result)
+            box.append((wire, value))
+        return value
 
     call.__qualname__ = call.__name__ = f"mcp_{upstream.name}_{name}"
     return d2_guard(tool_id, instance_name=instance)(call)
@@ -189,12 +191,21 @@ class Proxy:
             tools.append(entry.tool.model_copy(update={"output_schema": None}) if rewritten else entry.tool)
         return ListToolsResult(tools=tools)
 
+    def output_rules(self, tool_id: str, user: UserContext) -> bool:
+        """Whether output rules may apply to this caller's results of ``tool_id`` (memoised by the policy)."""
+        policy = self.manager.policy
+        return policy is not None and policy.access(tool_id, user.roles).has_output
+
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
         entry = self.catalog.get(name)
         return entry.tool.input_schema if entry is not None else None
 
-    async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:
-        """Run the whole d2 pipeline around the upstream call; refusals are tool-error results."""
+    async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult | WireResult:
+        """Run the whole d2 pipeline around the upstream call; refusals are tool-error results.
+
+        A result is returned in wire form (the ``mcp`` server validates it against the client's
+        protocol version before writing it); a refusal as the SDK's model.
+        """
         who = self.caller(ctx)
         if who is None:
             return refusal_result(refusal_for(reason=str(Reason.NO_CONTEXT)))
@@ -202,14 +213,22 @@ class Proxy:
         arguments = dict(params.arguments or {})
         entry = self.catalog.get(params.name)
         guarded = entry.guarded if entry is not None else _unknown_call(params.name, self.instance_name)
-        box: list[CallToolResult] = []
+        box: list[tuple[WireResult, Any]] = []
         raw_token = _RAW.set(box)
         try:
             state = self.sessions.state(key, user, _reference(params), self.manager.policy)
             with use_state(state):
                 value = await guarded(**arguments)
+            if not box:  # pragma: no cover - the guard returned without running the body
+                return refusal_result(refusal_for(reason=str(Reason.INTERNAL_ERROR)))
+            wire, original = box[0]
+            rules = self.output_rules(params.name, user)
+            return _own_meta(wire_from_value(wire, original, value, rules=rules))
         except PermissionDeniedError as exc:
             return refusal_result(refusal_for(exc))
+        except UncheckedBlocks as exc:
+            log.warning("d2 mcp-proxy: the result of %r was withheld: %s", params.name, exc)
+            return refusal_result(refusal_for(reason=str(Reason.OUTPUT_VALIDATION)))
         except UpstreamUnavailable as exc:
             log.warning("d2 mcp-proxy: %s", exc)
             return refusal_result(refusal_for(reason="upstream_unavailable"))
@@ -220,9 +239,6 @@ class Proxy:
             return refusal_result(refusal_for(reason=str(Reason.INTERNAL_ERROR)))
         finally:
             _RAW.reset(raw_token)
-        if not box:  # pragma: no cover - the guard returned without running the body
-            return refusal_result(refusal_for(reason=str(Reason.INTERNAL_ERROR)))
-        return _own_meta(from_value(box[0], value))
 
 
 def _reference(params: CallToolRequestParams) -> object:
@@ -233,10 +249,19 @@ def _reference(params: CallToolRequestParams) -> object:
     return meta.get(SESSION_META_KEY)
 
 
-def _own_meta(result: CallToolResult) -> CallToolResult:
-    """Drop the upstream's protocol-reserved ``_meta`` keys (its server info); the proxy stamps its own."""
-    meta = result.meta
+def _own_meta(wire: WireResult) -> WireResult:
+    """Drop the upstream's protocol-reserved ``_meta`` keys (its server info); the proxy stamps its own.
+
+    The SDK's server keeps a ``serverInfo`` stamp the handler set, so the upstream's would otherwise
+    reach the client as the proxy's. ``wire`` is not modified (a copy is returned).
+    """
+    meta = wire.get("_meta")
     if not meta or not any(k.startswith(_RESERVED) for k in meta):
-        return result
+        return wire
     kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED)}
-    return result.model_copy(update={"meta": kept or None})
+    out = dict(wire)
+    if kept:
+        out["_meta"] = kept
+    else:
+        del out["_meta"]
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 from mcp.server.lowlevel.server import Server
+from mcp_types import CallToolRequestParams
 
 import d2
 from d2 import ConfigurationError
@@ -46,9 +47,12 @@ def build_server(proxy: Proxy) -> Server[Proxy]:
         instructions="Tools behind a d2 policy; a refused call is a tool error naming its reason code.",
         lifespan=lifespan,
         on_list_tools=proxy.list_tools,
-        on_call_tool=proxy.call_tool,
         get_tool_input_schema=proxy.input_schema,
     )
+    # Registered as a plain request handler, whose result may be a wire-form mapping: the proxy
+    # forwards the upstream's checked result without a model, and the server still validates it
+    # against the client's protocol version before writing it.
+    server.add_request_handler("tools/call", CallToolRequestParams, proxy.call_tool)
     if not _tracing_configured():
         # The SDK wraps every request in an OpenTelemetry span, a no-op without a tracer provider but
         # still ~5% of the proxy's CPU per call. d2's own decision events (and their OTel export,

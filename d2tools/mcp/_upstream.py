@@ -24,16 +24,28 @@ from mcp_types import (
     REQUEST_TIMEOUT,
     CallToolRequest,
     CallToolRequestParams,
-    CallToolResult,
     Tool,
 )
+from pydantic import BaseModel, ConfigDict
 
 from ._config import UpstreamSpec
+from ._content import WireResult
 
 __all__ = ["Upstream", "UpstreamUnavailable"]
 
 log = logging.getLogger("d2.mcp")
 _PAGE_CAP = 100
+
+
+class _Checked(BaseModel):
+    """The result type the proxy asks the session for: the checked wire form, kept as it came.
+
+    The session validates every result against the negotiated version's schema before it parses it
+    into the requested type; a model with no fields that keeps extra keys holds that checked mapping
+    as it is (``model_extra``) instead of parsing it into a ``CallToolResult`` a second time.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
 
 class UpstreamUnavailable(Exception):
@@ -131,7 +143,7 @@ class Upstream:
             assert self._client is not None
             return self._client
 
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> CallToolResult:
+    async def call(self, name: str, arguments: Mapping[str, Any]) -> WireResult:
         """Call ``name`` upstream; a dead connection or a timeout raises :class:`UpstreamUnavailable`."""
         try:
             client = await self.ensure()
@@ -173,25 +185,38 @@ async def _http_with_headers(url: str, headers: dict[str, str]) -> AsyncIterator
         yield streams
 
 
-async def _call(client: Client, name: str, arguments: dict[str, Any]) -> CallToolResult:
-    """One ``tools/call`` on the client's session, without re-checking the result's output schema.
+async def _call(client: Client, name: str, arguments: dict[str, Any]) -> WireResult:
+    """One ``tools/call`` on the client's session: the result in wire form, checked by the SDK.
 
-    ``Client.call_tool`` validates every structured result against the tool's ``outputSchema`` with
-    jsonschema; in the proxy that check is redundant: the proxy forwards the schema in its own
+    ``ClientSession.send_request`` validates the result against the negotiated protocol version's
+    ``tools/call`` result schema (malformed results raise, and the guard refuses them) and returns it
+    parsed into the given type; a fieldless model that keeps extra keys (``_Checked``) keeps the wire
+    form, so the proxy does not parse it into a ``CallToolResult`` only for the server side to dump
+    and validate it again. A 2026-07-28 result that is not a complete tool result (``input_required``,
+    an extension's shape) is refused: the proxy cannot put the policy's output rules on it.
+
+    ``Client.call_tool`` also validates every structured result against the tool's ``outputSchema``
+    with jsonschema; in the proxy that check is redundant: the proxy forwards the schema in its own
     ``tools/list`` (or drops it when output rules may rewrite the result), so the downstream client
     runs the same validation on what it finally receives, exactly as on a direct connection. d2's
-    own output rules never rely on the schema. The session still parses the result as a
-    ``CallToolResult`` of the negotiated protocol version (malformed results raise, and the guard
-    refuses them). A 2026-07-28 ``HEADER_MISMATCH`` (a stale listing of the tool) goes once through
-    ``Client.call_tool``, which re-lists the tool and resends, as the SDK specifies.
+    own output rules never rely on the schema. A 2026-07-28 ``HEADER_MISMATCH`` (a stale listing of
+    the tool) goes once through ``Client.call_tool``, which re-lists the tool and resends, as the SDK
+    specifies.
     """
     request = CallToolRequest(params=CallToolRequestParams(name=name, arguments=arguments))
     try:
-        return await client.session.send_request(request, CallToolResult)
+        checked = await client.session.send_request(request, _Checked)
+        wire = checked.model_extra or {}
     except MCPError as exc:
         if exc.code != HEADER_MISMATCH:
             raise
-    return await client.call_tool(name, arguments)
+        result = await client.call_tool(name, arguments)
+        wire = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    # Absent means complete (a handshake-era server); 2026-07-28 clients of the proxy require it.
+    kind = wire.setdefault("resultType", "complete")
+    if kind != "complete" or not isinstance(wire.get("content"), list):
+        raise ValueError(f"the upstream answered tools/call with a {kind!r} result, not a tool result")
+    return wire
 
 
 async def _list_all(client: Client) -> list[Tool]:

@@ -18,7 +18,15 @@ import jwt
 import pytest
 from mcp import Client
 from mcp.server.lowlevel.server import Server
-from mcp_types import CallToolResult, ImageContent, ListToolsResult, TextContent, Tool
+from mcp_types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ImageContent,
+    InputRequiredResult,
+    ListToolsResult,
+    TextContent,
+    Tool,
+)
 
 import d2
 from d2 import ConfigurationError
@@ -27,7 +35,7 @@ from d2tools.integrations._refusal import short_location
 from d2tools.mcp import IdentitySpec, Proxy, ProxyConfig, UpstreamSpec, _session, build_server, load_config
 from d2tools.mcp._auth import JwtVerifier, user_from_claims
 from d2tools.mcp._config import AuthSpec
-from d2tools.mcp._content import from_value, to_value
+from d2tools.mcp._content import OpaqueBlock, from_value, to_value, wire_from_value, wire_value
 
 from .conftest import AUDIENCE, ISSUER, Issuer, refusal, text
 
@@ -52,6 +60,17 @@ policies:
         conditions:
           output:
             ssn: {action: filter}
+      - up.asks
+      - up.plain
+      - tool: up.split
+        conditions:
+          output:
+            ssn: {action: filter}
+      - tool: up.split_picture
+        conditions:
+          output:
+            ssn: {action: filter}
+      - up.split_unruled
 """
 STRICT = {"type": "object", "properties": {"ssn": {"type": "string"}}, "required": ["ssn"]}
 
@@ -60,14 +79,35 @@ def upstream_server() -> Server[Any]:
     """A plain SDK server returning the content shapes the mapping must handle."""
     tools = [
         Tool(name=n, input_schema={"type": "object"})
-        for n in ("mixed", "picture", "picture_checked", "lines")
+        for n in (
+            "mixed",
+            "picture",
+            "picture_checked",
+            "lines",
+            "asks",
+            "plain",
+            "split",
+            "split_picture",
+            "split_unruled",
+        )
     ]
     tools.append(Tool(name="strict", input_schema={"type": "object"}, output_schema=STRICT))
 
     async def list_tools(ctx: Any, params: Any) -> ListToolsResult:
         return ListToolsResult(tools=tools)
 
-    async def call_tool(ctx: Any, params: Any) -> CallToolResult:
+    async def call_tool(ctx: Any, params: Any) -> CallToolResult | InputRequiredResult:
+        if params.name == "asks":  # a 2026-07-28 multi-round result, no tool result the rules could read
+            return InputRequiredResult(request_state="opaque-state")
+        if params.name.startswith("split"):  # a text block that says more than the structured content
+            blocks: list[Any] = [TextContent(type="text", text='{"a": 1, "ssn": "123-45-6789"}')]
+            if params.name == "split_picture":
+                blocks.append(ImageContent(type="image", data="aGk=", mime_type="image/png"))
+            return CallToolResult(content=blocks, structured_content={"a": 1})
+        if params.name == "plain":
+            return CallToolResult(
+                content=[TextContent(type="text", text="hello")], _meta={"x.example/trace": "t1"}
+            )
         if params.name == "mixed":
             return CallToolResult(
                 content=[TextContent(type="text", text=json.dumps({"a": 1, "secret": "s3"}))]
@@ -143,6 +183,72 @@ def test_to_value_and_back_keep_an_unchanged_result_identical() -> None:
     assert from_value(result, {"x": 1}) is result
     changed = from_value(result, {"x": 2})
     assert changed.structured_content == {"x": 2} and json.loads(text(changed)) == {"x": 2}
+
+
+def test_the_wire_form_maps_like_the_model_and_keeps_other_blocks_opaque() -> None:
+    image = {"type": "image", "data": "aGk=", "mimeType": "image/png"}
+    wire = {"content": [{"type": "text", "text": '{"x": 1}'}, image], "isError": False}
+    value = wire_value(wire)
+    # A non-text block is no data to the guard: an output rule cannot walk into it (it refuses).
+    assert value[0] == {"x": 1} and isinstance(value[1], OpaqueBlock) and value[1].block is image
+    assert wire_from_value(wire, value, value) is wire
+    changed = wire_from_value(wire, value, [{"x": 2}, value[1]])
+    assert changed["content"] == [{"type": "text", "text": '{"x": 2}'}, image]
+    structured = {"content": [{"type": "text", "text": '{"x": 1}'}, image], "structuredContent": {"x": 1}}
+    rebuilt = wire_from_value(structured, wire_value(structured), {"x": 2})
+    assert rebuilt["structuredContent"] == {"x": 2} and rebuilt["content"][1] is image
+    assert json.loads(rebuilt["content"][0]["text"]) == {"x": 2}  # the text copy follows the sanitized value
+    # A sanitized value holding something that is neither data nor a block it came with is a fault.
+    with pytest.raises(TypeError):
+        wire_from_value(wire, value, [{"x": 1}, object()])
+
+
+async def test_a_result_is_forwarded_in_wire_form_with_the_proxys_own_server_info(write_policy: Any) -> None:
+    """The upstream's checked result is passed on as a mapping, never parsed into a model and dumped again."""
+    import anyio
+
+    d2.configure_rbac_sync(write_policy(POLICY))
+    config = ProxyConfig(
+        policy=None,
+        upstreams=(UpstreamSpec("up", server=upstream_server()),),
+        identity=IdentitySpec("u1", ("reader",)),
+    )
+    proxy = Proxy(config)
+    async with anyio.create_task_group() as tg:
+        await proxy.start(tg)
+        ctx = type("Ctx", (), {"request": None, "protocol_version": "2026-07-28"})()
+        result = await proxy.call_tool(ctx, CallToolRequestParams(name="up.plain", arguments={}))
+        await proxy.aclose()
+        tg.cancel_scope.cancel()
+    assert isinstance(result, dict)
+    assert result["content"] == [{"type": "text", "text": "hello"}]
+    # The upstream's own serverInfo stamp is dropped (the proxy's server stamps its own); other keys stay.
+    assert result["_meta"] == {"x.example/trace": "t1"}
+    async with proxied(write_policy) as client:
+        passed = await client.call_tool("up.plain", {})
+    assert text(passed) == "hello" and (passed.meta or {})["io.modelcontextprotocol/serverInfo"]["name"] == (
+        "d2-mcp-proxy"
+    )
+
+
+async def test_output_rules_cover_the_text_beside_structured_content(write_policy: Any) -> None:
+    """Rules read the structured content; the server's own text beside it never passes unread."""
+    async with proxied(write_policy) as client:
+        split = await client.call_tool("up.split", {})
+        picture = await client.call_tool("up.split_picture", {})
+        unruled = await client.call_tool("up.split_unruled", {})
+    assert not split.is_error and split.structured_content == {"a": 1}
+    assert "123-45-6789" not in text(split) and json.loads(text(split)) == {"a": 1}
+    assert refusal(picture)["reason"] == "output_validation"
+    assert "123-45-6789" not in text(picture)
+    # Without output rules nothing is rewritten: the result passes exactly as the server sent it.
+    assert "123-45-6789" in text(unruled) and isinstance(unruled.content[0], TextContent)
+
+
+async def test_a_result_that_is_not_a_complete_tool_result_is_refused(write_policy: Any) -> None:
+    async with proxied(write_policy) as client:
+        result = await client.call_tool("up.asks", {})
+    assert refusal(result)["reason"] == "internal_error"
 
 
 @pytest.mark.parametrize(
