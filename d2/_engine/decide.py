@@ -132,7 +132,10 @@ def authorize_general(
     bound: Mapping[str, Any] | None = None
     if not access.open:
         bound = args() if access.needs_args else {}
-        grants = _passing_grants(grants, bound, state, tool, stop_at_first=not access.has_output)
+        if len(grants) == 1:  # the usual case: one grant decides, and it is the one returned
+            _check_grant(grants[0], bound, state, tool)
+        else:
+            grants = _passing_grants(grants, bound, state, tool, stop_at_first=not access.has_output)
     if state.restrictions:
         if bound is None or not access.needs_args:
             bound = args()
@@ -154,6 +157,19 @@ def authorize_general(
         flow = policy.flow
         return None if flow is None or tool not in flow.tracked else ()
     return tuple(g for g in grants if g.output is not None)
+
+
+def _check_grant(grant: Grant, args: Mapping[str, Any], state: RequestState, tool: str) -> None:
+    """Refuse unless the one grant's input conditions pass (``_passing_grants`` for a single grant)."""
+    check = grant.input
+    if check is None:
+        return
+    try:
+        violation = check.check(args, state)
+    except MissingAttribute as exc:
+        violation = missing_attribute(exc)
+    if violation is not None:
+        deny_for_violation(violation, tool, state)
 
 
 def _passing_grants(

@@ -1,9 +1,10 @@
 """Input conditions: check a call's bound arguments against the grant's constraints before it runs.
 
 The guard binds arguments to the signature with defaults applied (so a default is validated too) and
-calls :meth:`InputConditions.check`. Each parameter's operators were compiled at load; a call runs a
-loop over closures. ``params`` lets the guard refuse, when it first meets the policy, a condition that
-names a parameter the function does not have: a typo must not turn into a silent pass.
+calls :meth:`InputConditions.check`. Each parameter's operators were compiled at load; a passing call
+runs one generated function with the operators' tests inline (see :func:`_passing_path`). ``params``
+lets the guard refuse, when it first meets the policy, a condition that names a parameter the function
+does not have: a typo must not turn into a silent pass.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from d2._core.callkeys import CALL, CHECKED
 from d2._core.model import Violation
 from d2._lang.constraint import compile_constraint, report
 from d2._lang.each import item_failure, list_hint
+from d2._lang.fuse import EXACT as _EXACT
+from d2._lang.fuse import plain_expression
 from d2._lang.inspection import Opaque, snapshot
-from d2._lang.operators import Constraint, Test
+from d2._lang.operators import Constraint
 from d2.exceptions import Reason
 
 if TYPE_CHECKING:
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["CALL", "CHECKED", "InputConditions", "compile_input_conditions"]
 
 _MISSING: Any = object()
-_EXACT = frozenset({str, int, float, bool, type(None)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +49,20 @@ class InputConditions:
         self.params: frozenset[str] = frozenset(p.name for p in params)
         self.location = location
         self._fields = tuple((p.name, p.constraint.passes, p) for p in params)
-        # The passing path, unrolled; anything else (a failure, a missing or non-plain value) is
-        # decided again, from the start, by check_all.
-        self.check: Check = _passing_path(
-            tuple((p.name, p.constraint.passes) for p in params), self.check_all
-        )
+        # The passing path, generated on the first call (a large policy loads without generating one
+        # per grant); anything else (a failure, a missing or non-plain value) is decided again, from
+        # the start, by check_all.
+        self.check: Check = self._first_check
 
     def __repr__(self) -> str:
         return f"<InputConditions {sorted(self.params)} at {self.location}>"
+
+    def _first_check(self, args: Mapping[str, Any], state: RequestState) -> Violation | None:
+        """Generate the passing path, keep it as ``check``, and decide this call with it."""
+        check = self.check = _passing_path(
+            tuple(param for _name, _passes, param in self._fields), self.check_all
+        )
+        return check(args, state)
 
     def check_all(self, args: Mapping[str, Any], state: RequestState) -> Violation | None:
         """Return the first failed condition (parameter, operator, rule location), or None.
@@ -98,63 +106,67 @@ class InputConditions:
 Check = Callable[[Mapping[str, Any], Any], Violation | None]
 
 
-def _passing_path(fields: tuple[tuple[str, Test], ...], check_all: Check) -> Check:
-    """``check`` for the common call: every value present, plain, and passing (one closure, no loop).
+def _passing_path(params: tuple[_Param, ...], check_all: Check) -> Check:
+    """``check`` for the common call: every value present, plain, and passing (one function, inline tests).
 
-    A plain ``str``/``int``/``float``/``bool``/``None`` is immutable, so deciding it twice (here, then
-    in ``check_all`` when something is off) cannot see two different values; ``check_all`` alone
-    handles missing parameters, snapshots and the refusal message.
+    Generated once per shape of grant: for each parameter, one read and one boolean expression
+    (:func:`plain_expression`) that is true only for a plain ``str``/``int``/``float``/``bool``/``None``
+    that passes every operator. A plain value is immutable, so deciding it twice (here, then in
+    ``check_all`` when something is off) cannot see two different values; ``check_all`` alone handles
+    missing parameters, snapshots and the refusal message.
     """
-    exact = _EXACT
-    missing = _MISSING
-    if len(fields) == 1:
-        ((a, pa),) = fields
-
-        def check1(args: Mapping[str, Any], state: Any) -> Violation | None:
-            v = args.get(a, missing)
-            if v.__class__ in exact and pa(v, state):
-                return None
-            return check_all(args, state)
-
-        return check1
-    if len(fields) == 2:
-        (a, pa), (b, pb) = fields
-
-        def check2(args: Mapping[str, Any], state: Any) -> Violation | None:
-            get = args.get
-            v = get(a, missing)
-            if v.__class__ in exact and pa(v, state):
-                v = get(b, missing)
-                if v.__class__ in exact and pb(v, state):
-                    return None
-            return check_all(args, state)
-
-        return check2
-    if len(fields) == 3:
-        (a, pa), (b, pb), (c, pc) = fields
-
-        def check3(args: Mapping[str, Any], state: Any) -> Violation | None:
-            get = args.get
-            v = get(a, missing)
-            if v.__class__ in exact and pa(v, state):
-                v = get(b, missing)
-                if v.__class__ in exact and pb(v, state):
-                    v = get(c, missing)
-                    if v.__class__ in exact and pc(v, state):
-                        return None
-            return check_all(args, state)
-
-        return check3
-
-    def check(args: Mapping[str, Any], state: Any) -> Violation | None:
-        get = args.get
-        for name, passes in fields:
-            v = get(name, missing)
-            if v.__class__ not in exact or not passes(v, state):
-                return check_all(args, state)
-        return None
-
+    env: dict[str, Any] = {"check_all": check_all}
+    lines = []
+    for i, param in enumerate(params):
+        expr, names = plain_expression(param.constraint.checks, param.constraint.passes, f"k{i}_")
+        env.update(names)
+        env[f"n{i}"] = param.name
+        lines += [
+            "try:",
+            f"    v = args[n{i}]",
+            "except KeyError:",  # missing: check_all says whether it is required
+            "    return check_all(args, s)",
+            f"if not {expr}:",
+            "    return check_all(args, s)",
+        ]
+    # Only a plain dict is read by subscript (a mapping's own __getitem__ or __missing__ may differ from get).
+    head = ["if args.__class__ is not dict:", "    return check_all(args, s)"]
+    body = "\n".join("        " + line for line in [*head, *lines, "return None"])
+    source = f"def make({', '.join(env)}):\n    def check(args, s):\n{body}\n    return check\n"
+    make = _FACTORIES.get(source)
+    if make is None:
+        make = _compile_factory(source)
+        if len(_FACTORIES) < _MAX_FACTORIES:  # restrictions compile at run time: keep the cache bounded
+            _FACTORIES[source] = make
+    check: Check = make(**env)
     return check
+
+
+# Generated factories by source text: a policy's grants share a few shapes, so a policy of thousands
+# of conditioned grants compiles a handful of functions at load, not one per grant.
+_FACTORIES: dict[str, Callable[..., Any]] = {}
+_MAX_FACTORIES = 1024
+
+
+_BUILTINS = {
+    "__builtins__": {
+        "len": len,
+        "str": str,
+        "int": int,
+        "float": float,
+        "bool": bool,
+        "dict": dict,
+        "KeyError": KeyError,
+    }
+}
+
+
+def _compile_factory(source: str) -> Callable[..., Any]:
+    """Compile a factory whose text holds only names made by :func:`_passing_path` (no policy text)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<d2 input conditions>", "exec"), _BUILTINS, namespace)
+    make: Callable[..., Any] = namespace["make"]
+    return make
 
 
 def _take_snapshot(args: Mapping[str, Any], name: str, value: Any) -> Any:

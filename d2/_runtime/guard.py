@@ -12,6 +12,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
+from functools import partial
 from time import perf_counter, time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -254,7 +255,7 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
             if access is not None and access.open and allow_plain(policy, state, tool, access):  # type: ignore[arg-type]
                 grants = None  # nothing depends on the arguments or the result
             else:
-                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state), access)  # type: ignore[arg-type]
+                grants = authorize_general(policy, state, tool, partial(g.bind, args, kwargs, state), access)  # type: ignore[arg-type]
                 if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
                     args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:
@@ -300,7 +301,7 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
             if access is not None and access.open and allow_plain(policy, state, tool, access):  # type: ignore[arg-type]
                 grants = None  # nothing depends on the arguments or the result
             else:
-                grants = authorize_general(policy, state, tool, lambda: g.bind(args, kwargs, state), access)  # type: ignore[arg-type]
+                grants = authorize_general(policy, state, tool, partial(g.bind, args, kwargs, state), access)  # type: ignore[arg-type]
                 if kwargs and CHECKED in kwargs:  # an input condition checked snapshots: call with those
                     args, kwargs = g.checked_call(args, kwargs, kwargs.pop(CHECKED))
         except PermissionDeniedError as exc:

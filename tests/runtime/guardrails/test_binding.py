@@ -85,3 +85,18 @@ def test_defaults_are_applied() -> None:
         bind(("t", 1, 2), {})
     with pytest.raises(TypeError):
         bind(("t",), {"table": "again"})
+
+
+@pytest.mark.parametrize("arity", range(7))
+def test_a_call_passing_every_parameter_by_position_gets_a_fresh_dict(arity: int) -> None:
+    names = NAMES[:arity] + ["f"] * (arity == 6)
+    sig = inspect.Signature([P(n, P.POSITIONAL_OR_KEYWORD, default=0) for n in names])
+    bind = compile_binder(sig)
+    values = tuple(range(10, 10 + arity))
+    first = bind(values, {})
+    assert first == dict(zip(names, values, strict=True))
+    first["x"] = "changed"  # the guard and the snapshots write into the bound arguments
+    assert bind(values, {}) == dict(zip(names, values, strict=True))
+    assert bind(values[:-1], {}) == _expected(sig, values[:-1], {})
+    with pytest.raises(TypeError):
+        bind((*values, 99), {})

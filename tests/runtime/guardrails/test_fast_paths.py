@@ -43,9 +43,32 @@ OPERATORS = [
     "{required: true, type: bool}",
     "{not_in: [x]}",
     "{eq: 1}",
+    # Operators the generated passing path writes inline for a pinned exact class.
+    "{type: string, minLength: 1, maxLength: 2}",
+    "{startsWith: a, endsWith: c}",
+    "{eq: abc}",
+    "{type: int, eq: 5}",
+    "{type: int, eq: true}",
+    "{type: int, in: [1, 5, a]}",
+    "{type: int, min: 0.5, lt: 6}",
+    "{type: int, gt: 0, max: 5.5}",
+    "{type: float, max: 1.5}",
+    "{type: number, min: 0.5, lt: 6}",
+    "{type: number, in: [1, 2.0]}",
+    "{type: bool, in: [true]}",
+    "{type: int}",
+    "{type: string}",
+    "{in: [a, b], minLength: 1}",
+    "{in: [a, b], min: 1}",
+    "{matches: 'a\\d|b'}",
+    "{matches: ab}",
+    "{type: string, max_bytes: 2}",
+    "{}",
 ]
+SAMPLES = [None, True, False, 0, 1, 5, 6, 11, 0.5, 1.5, 2.0, 5.0, float("nan")]
+SAMPLES += ["a", "b", "c", "x", "ab", "abc", "ac", "a1", ""]
 VALUES = st.one_of(
-    st.sampled_from([None, True, False, 0, 1, 5, 11, 0.5, 1.5, 2.0, float("nan"), "a", "b", "x", "abc", ""]),
+    st.sampled_from(SAMPLES),
     st.builds(Sly, st.sampled_from(["a", "b", "abc"])),
     st.lists(st.integers(0, 3), max_size=2),
     st.just(object()),
@@ -90,6 +113,15 @@ def test_the_passing_path_decides_as_check_all(kit: Any, count: int) -> None:
         assert [type(v) for v in fast_args.values()] == [type(v) for v in slow_args.values()]
 
     run()
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+def test_each_operator_decides_every_sample_value_as_check_all(kit: Any, op: str) -> None:
+    rules = _input_rules(kit, f"p0: {op}")
+    for value in [*SAMPLES, Sly("a"), [1], {"a": 1}, object()]:
+        fast_args, slow_args = {"p0": value}, {"p0": value}
+        assert rules.check(fast_args, kit.state) == rules.check_all(slow_args, kit.state), value
+    assert rules.check({}, kit.state) == rules.check_all({}, kit.state)
 
 
 def test_the_passing_path_allows_plain_values_and_refuses_with_the_failed_operator(kit: Any) -> None:
@@ -330,3 +362,62 @@ def test_many_parameters_refuse_when_every_value_fails_and_snapshot_when_every_v
     args: dict[str, Any] = {p: Sly("a") for p in _params(4)}
     assert rules.check(args, kit.state) is None
     assert all(type(v) is str for v in args.values())
+
+
+# -- the generated passing path: its text, its inputs, and what it shares --------------------------------
+
+
+def test_the_passing_path_holds_no_policy_text_in_its_source(kit: Any) -> None:
+    from d2._lang import conditions
+
+    rules = kit.input_rules(
+        """
+        evil_name: {in: ["x'); import os; ('"], matches: "^[a-z_']+$", startsWith: "'\\n"}
+        """
+    )
+    assert rules.check({"evil_name": "x'); import os; ('"}, kit.state) is not None  # fails startsWith
+    for source in conditions._FACTORIES:
+        assert "evil" not in source and "import" not in source and "'" not in source
+
+
+def test_a_mapping_other_than_a_dict_is_read_with_get(kit: Any) -> None:
+    from collections import defaultdict
+
+    rules = _input_rules(kit, "p0: {required: true, type: string}")
+    args: defaultdict[str, Any] = defaultdict(lambda: "filled")
+    violation = rules.check(args, kit.state)
+    assert violation is not None and violation.operator == "required"
+    assert "p0" not in args, "a missing parameter must not be filled in by the mapping's default"
+
+
+def test_grants_of_one_shape_share_one_generated_function(kit: Any) -> None:
+    from d2._lang import conditions
+
+    body = "\n".join(
+        f"      - tool: t{i}\n        conditions:\n          input:\n"
+        f"            amount: {{type: int, max: {i + 1}}}\n            region: {{in: [r{i}, eu]}}"
+        for i in range(50)
+    )
+    policy = kit.policy_from(f"policies:\n  - role: r\n    permissions:\n{body}\n")
+    checks = [policy.grants[f"t{i}"]["r"][0].input for i in range(50)]
+    before = len(conditions._FACTORIES)
+    for i, rules in enumerate(checks):  # the first call generates each grant's passing path
+        assert rules.check({"amount": i + 1, "region": "eu"}, kit.state) is None
+    assert len(conditions._FACTORIES) - before <= 1
+    assert checks[7].check({"amount": 8, "region": "r7"}, kit.state) is None
+    assert checks[7].check({"amount": 9, "region": "r7"}, kit.state) is not None  # its own bound
+    assert checks[7].check({"amount": 8, "region": "r8"}, kit.state) is not None  # its own members
+
+
+def test_attribute_operands_are_read_on_the_passing_path(kit: Any) -> None:
+    from d2._core.model import MissingAttribute
+    from d2._core.state import RequestLog, RequestState, UserContext
+
+    rules = kit.input_rules("region: {type: string, in: {$attr: user.regions}, maxLength: 5}")
+    user = UserContext("u", frozenset({"r"}), {"regions": ["eu", "us"]})
+    state = RequestState(user, RequestLog())
+    assert rules.check({"region": "eu"}, state) is None
+    violation = rules.check({"region": "apac"}, state)
+    assert violation is not None and violation.operator == "in"
+    with pytest.raises(MissingAttribute):
+        rules.check({"region": "eu"}, kit.state)  # no such attribute: refused by the engine, never a pass
