@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +77,7 @@ def _merge_yaml(text: str, starter: Starter, added: list[str], role: str, path: 
 
 def _permissions(data: Any, role: str, path: Path) -> Any:
     """The ``permissions`` list of ``role``'s first single-role entry, created when missing."""
-    if not isinstance(data, Mapping):
+    if not isinstance(data, MutableMapping):
         raise MergeError(f"{path} is not a mapping with a 'policies' list; nothing was merged")
     key = "roles" if "roles" in data and "policies" not in data else "policies"
     entries = data.get(key)
@@ -86,7 +86,7 @@ def _permissions(data: Any, role: str, path: Path) -> Any:
     if not isinstance(entries, list):
         raise MergeError(f"{path}: '{key}' is not a list; nothing was merged")
     for entry in entries:
-        if isinstance(entry, Mapping) and entry.get("role") == role:
+        if isinstance(entry, MutableMapping) and entry.get("role") == role:
             perms = entry.get("permissions")
             if perms is None:
                 entry["permissions"] = perms = []

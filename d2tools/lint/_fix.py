@@ -52,7 +52,7 @@ def _safe(data: Any, d: Diagnostic, path: tuple[str | int, ...]) -> bool:
             return True
         cond = item.get("conditions") if hasattr(item, "get") else None
         allowed = item.get("allow", True) is not False if hasattr(item, "get") else False
-        return allowed and not (hasattr(cond, "get") and "output" in cond)
+        return allowed and not (cond is not None and hasattr(cond, "get") and "output" in cond)
     return False
 
 

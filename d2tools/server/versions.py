@@ -38,7 +38,7 @@ def list_versions(cp: ControlPlane, who: Principal, limit: int) -> dict[str, Any
     app = cp.storage.get_app_by_id(who.app.id)
     if app is None:
         raise ApiError(404, "unknown_app", "the app no longer exists")
-    found = []
+    found: list[dict[str, Any]] = []
     version = app.head_version
     while version >= 1 and len(found) < limit:
         record = cp.storage.get_version(app.id, version)
