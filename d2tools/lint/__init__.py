@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ._checks import lint_checks
 from ._code import CodeIndex, check_against_code, named_tools, scan_code, stale_tool_hint
 from ._run import FileLint, LintRun, lint_file, lint_paths
+from ._suppress import apply_suppressions
 from .codes import CODES, CodeInfo, lookup
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ __all__ = [
     "FileLint",
     "LintRun",
     "apply_fixes",
+    "apply_suppressions",
     "check_against_code",
     "lint_checks",
     "lint_file",
