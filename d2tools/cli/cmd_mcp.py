@@ -167,7 +167,7 @@ def init_mcp(
         usage_error("d2 init --mcp needs the server's command after '--', or --mcp-url URL (one of them)")
     try:
         from d2tools.mcp import UpstreamSpec, UpstreamUnavailable
-        from d2tools.mcp._starter import discover_tools, starter_for
+        from d2tools.mcp._starter import discover, starter_for
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         usage_error(f"d2 init --mcp needs the 'mcp' extra: pip install 'd2-guard[mcp]' ({exc})")
     err = make_console(stderr=True)
@@ -180,12 +180,20 @@ def init_mcp(
                 raise typer.Exit(EXIT_FINDINGS)
     spec = UpstreamSpec(server, command=tuple(command), url=url, cwd=str(Path.cwd()))
     try:
-        tools = discover_tools(spec)
+        found = discover(spec)
     except UpstreamUnavailable as exc:
         err.print(f"d2 init --mcp: {exc}; check the command or URL", markup=False)
         raise typer.Exit(EXIT_FINDINGS) from None
     source = " ".join(command) if command else str(url)
-    starter = starter_for(server, tools, source=source, policy_ref=f"../{output.name}")
+    tools = found.tools
+    starter = starter_for(
+        server,
+        tools,
+        source=source,
+        policy_ref=f"../{output.name}",
+        prompts=found.prompts,
+        resources=found.resources,
+    )
     if stdout:
         emit(starter.policy)
         raise typer.Exit(EXIT_OK)

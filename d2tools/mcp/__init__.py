@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 
 from ._config import AuthSpec, IdentitySpec, ProxyConfig, UpstreamSpec, load_config
-from ._proxy import REFUSAL_META_KEY, Proxy
+from ._proxy import REFUSAL_ERROR_CODE, REFUSAL_META_KEY, Proxy
 from ._serve import build_server, http_app, load_policy, serve_http, serve_stdio
 from ._upstream import UpstreamUnavailable
 
 __all__ = [
+    "REFUSAL_ERROR_CODE",
     "REFUSAL_META_KEY",
     "AuthSpec",
     "IdentitySpec",

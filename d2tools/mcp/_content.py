@@ -25,7 +25,18 @@ from typing import Any
 
 from mcp_types import CallToolResult, TextContent
 
-__all__ = ["UncheckedBlocks", "WireResult", "from_value", "to_value", "wire_from_value", "wire_value"]
+__all__ = [
+    "UncheckedBlocks",
+    "WireResult",
+    "from_value",
+    "prompt_from_value",
+    "prompt_value",
+    "resource_from_value",
+    "resource_value",
+    "to_value",
+    "wire_from_value",
+    "wire_value",
+]
 
 WireResult = dict[str, Any]
 
@@ -185,3 +196,66 @@ def wire_from_value(wire: WireResult, original: Any, value: Any, *, rules: bool 
     if structured is not None:
         rebuilt["structuredContent"] = structured
     return rebuilt
+
+
+# -- prompts and resources (wire form) -------------------------------------------------------------
+#
+# A ``prompts/get`` result is read as its messages' content blocks and a ``resources/read`` result as
+# its contents, with the same mapping as a text-only tool result: text is data (JSON parsed), anything
+# else (images, audio, embedded resources, blobs) is opaque, so output rules refuse it.
+
+
+def _positional(count: int, value: Any) -> list[Any]:
+    """The sanitized items, one per original block; a changed count is a fault (the call is refused)."""
+    items = value if count != 1 and isinstance(value, list) else [value]
+    if len(items) != count:
+        raise UncheckedBlocks("output rules changed the number of blocks; positions no longer match")
+    return items
+
+
+def prompt_value(wire: WireResult) -> Any:
+    """The text of a wire-form ``GetPromptResult``'s messages as one value for output rules."""
+    return _value(None, [m["content"] for m in wire["messages"]], _wire_item)
+
+
+def prompt_from_value(wire: WireResult, original: Any, value: Any, *, rules: bool = False) -> WireResult:
+    """Rebuild the prompt around the sanitized ``value``, each message keeping its role.
+
+    With output rules in play the prompt's ``description`` is dropped: no rule read it.
+    """
+    if value is original or value == original:
+        if not rules or "description" not in wire:
+            return wire
+        return {k: v for k, v in wire.items() if k != "description"}
+    messages = wire["messages"]
+    items = _positional(len(messages), value)
+    rebuilt = [
+        {"role": m["role"], "content": _wire_text(_dump(v)) if _is_data(v) else _wire_block(v)}
+        for m, v in zip(messages, items, strict=True)
+    ]
+    return {"messages": rebuilt, "resultType": "complete"}
+
+
+def _resource_item(contents: Any) -> Any:
+    text = contents.get("text") if isinstance(contents, dict) else None
+    return _parse(text) if isinstance(text, str) else OpaqueBlock(contents)
+
+
+def resource_value(wire: WireResult) -> Any:
+    """The text contents of a wire-form ``ReadResourceResult`` as one value (blobs stay opaque)."""
+    return _value(None, wire["contents"], _resource_item)
+
+
+def resource_from_value(wire: WireResult, original: Any, value: Any) -> WireResult:
+    """Rebuild the contents around the sanitized ``value``, each keeping its ``uri`` and ``mimeType``."""
+    if value is original or value == original:
+        return wire
+    contents = wire["contents"]
+    rebuilt: list[Any] = []
+    for old, item in zip(contents, _positional(len(contents), value), strict=True):
+        if not _is_data(item):
+            rebuilt.append(_wire_block(item))
+            continue
+        kept = {k: old[k] for k in ("uri", "mimeType") if k in old}
+        rebuilt.append({**kept, "text": _dump(item)})
+    return {"contents": rebuilt, "resultType": "complete"}

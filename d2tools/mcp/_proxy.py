@@ -1,5 +1,9 @@
 """The policy-enforcing core of ``d2 mcp-proxy``: one catalog of upstream tools, one guard per tool.
 
+Prompts and resources are governed the same way (docs/mcp.md, "Resources and prompts"): prompt
+``<name>`` of server ``<server>`` is the tool id ``<server>.prompts.<name>``, and every resource read
+of a server is the tool id ``<server>.resources.read`` called with one argument, ``uri``.
+
 Every upstream tool becomes an async function ``call(**arguments)`` that forwards to the upstream,
 wrapped by the public ``@d2_guard`` under the tool id ``<server>.<tool>``. So a ``tools/call`` runs
 exactly the pipeline a decorated Python function runs — RBAC and input conditions on the JSON
@@ -22,8 +26,16 @@ from mcp import MCPError
 from mcp_types import (
     CallToolRequestParams,
     CallToolResult,
+    GetPromptRequestParams,
+    GetPromptResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
     ListToolsResult,
     PaginatedRequestParams,
+    Prompt,
+    ReadResourceRequestParams,
+    ReadResourceResult,
     TextContent,
     Tool,
 )
@@ -34,16 +46,30 @@ from d2tools.integrations._refusal import Refusal, refusal_for
 
 from ._auth import JwtVerifier, token_key, user_from_claims
 from ._config import ProxyConfig
-from ._content import UncheckedBlocks, WireResult, wire_from_value, wire_value
+from ._content import (
+    UncheckedBlocks,
+    WireResult,
+    prompt_from_value,
+    prompt_value,
+    resource_from_value,
+    resource_value,
+    wire_from_value,
+    wire_value,
+)
+from ._routes import ResourceRoutes
 from ._session import SESSION_META_KEY, SessionTable, use_state
 from ._upstream import Upstream, UpstreamUnavailable
 
-__all__ = ["REFUSAL_META_KEY", "Proxy", "refusal_result"]
+__all__ = ["REFUSAL_ERROR_CODE", "REFUSAL_META_KEY", "Proxy", "refusal_error", "refusal_result"]
 
 log = logging.getLogger("d2.mcp")
 
 REFUSAL_META_KEY = "io.d2/refusal"
+# The JSON-RPC error code of a refused prompts/get or resources/read (implementation-defined range;
+# the SDK's own codes in that range are -32000, -32001 and -32020 to -32022).
+REFUSAL_ERROR_CODE = -32003
 _RESERVED = "io.modelcontextprotocol/"
+_NO_CACHE = {"ttlMs": 0, "cacheScope": "private"}
 # The upstream's result (wire form) and the value the guard was given, for the call in flight.
 _RAW: ContextVar[list[tuple[WireResult, Any]] | None] = ContextVar("d2_mcp_raw_result", default=None)
 
@@ -66,19 +92,68 @@ def refusal_result(refusal: Refusal) -> CallToolResult:
     )
 
 
-def _guarded_call(
-    upstream: Upstream, name: str, tool_id: str, instance: str
+# The tool id of one upstream's resource reads and its guarded read.
+_Reader = tuple[str, Callable[..., Awaitable[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _PromptEntry:
+    upstream: Upstream
+    name: str
+    prompt: Prompt
+    guarded: Callable[..., Awaitable[Any]]
+
+
+def refusal_error(refusal: Refusal) -> MCPError:
+    """A refusal of a request that has no error result (prompts/get, resources/read): a JSON-RPC error."""
+    data = {REFUSAL_META_KEY: {"reason": refusal.reason, "rule": refusal.rule}}
+    return MCPError(REFUSAL_ERROR_CODE, refusal.text, data)
+
+
+def _guarded(
+    fetch: Callable[..., Awaitable[WireResult]],
+    value_of: Callable[[WireResult], Any],
+    tool_id: str,
+    instance: str,
+    label: str,
 ) -> Callable[..., Awaitable[Any]]:
+    """``fetch`` behind ``@d2_guard(tool_id)``: the guard sees the value, the handler gets the wire form."""
+
     async def call(**arguments: Any) -> Any:
-        wire = await upstream.call(name, arguments)
-        value = wire_value(wire)
+        wire = await fetch(**arguments)
+        value = value_of(wire)
         box = _RAW.get()
         if box is not None:
             box.append((wire, value))
         return value
 
-    call.__qualname__ = call.__name__ = f"mcp_{upstream.name}_{name}"
+    call.__qualname__ = call.__name__ = label
     return d2_guard(tool_id, instance_name=instance)(call)
+
+
+def _guarded_call(
+    upstream: Upstream, name: str, tool_id: str, instance: str
+) -> Callable[..., Awaitable[Any]]:
+    async def fetch(**arguments: Any) -> WireResult:
+        return await upstream.call(name, arguments)
+
+    return _guarded(fetch, wire_value, tool_id, instance, f"mcp_{upstream.name}_{name}")
+
+
+def _guarded_prompt(
+    upstream: Upstream, name: str, tool_id: str, instance: str
+) -> Callable[..., Awaitable[Any]]:
+    async def fetch(**arguments: Any) -> WireResult:
+        return await upstream.get_prompt(name, arguments)
+
+    return _guarded(fetch, prompt_value, tool_id, instance, f"mcp_{upstream.name}_prompt_{name}")
+
+
+def _guarded_read(upstream: Upstream, tool_id: str, instance: str) -> Callable[..., Awaitable[Any]]:
+    async def fetch(uri: str) -> WireResult:
+        return await upstream.read_resource(uri)
+
+    return _guarded(fetch, resource_value, tool_id, instance, f"mcp_{upstream.name}_read_resource")
 
 
 def _unknown_call(tool_id: str, instance: str) -> Callable[..., Awaitable[Any]]:
@@ -101,6 +176,10 @@ class Proxy:
         self.manager = get_policy_manager(instance_name)
         self.upstreams = [Upstream(spec, on_tools=self.rebuild) for spec in config.upstreams]
         self.catalog: dict[str, _Entry] = {}
+        self.prompts: dict[str, _PromptEntry] = {}
+        # Per upstream name: the tool id of its resource reads and the guarded read.
+        self.readers: dict[str, _Reader] = {}
+        self.routes = ResourceRoutes([])
         self.verifier = JwtVerifier(config.auth) if config.auth is not None else None
         identity = config.identity
         self.stdio_user = UserContext(identity.user, frozenset(identity.roles), dict(identity.attributes))
@@ -117,7 +196,7 @@ class Proxy:
             await upstream.start(tg)  # each (re)connection rebuilds the catalog from the tools it lists
 
     def rebuild(self) -> None:
-        """(Re)build the guarded catalog from the upstreams' tool lists."""
+        """(Re)build the guarded catalogs from the upstreams' tool, prompt and resource lists."""
         catalog: dict[str, _Entry] = {}
         for upstream in self.upstreams:
             for tool in upstream.tools:
@@ -133,7 +212,50 @@ class Proxy:
                 )
                 public = tool.model_copy(update={"name": tool_id})
                 catalog[tool_id] = _Entry(tool_id, upstream, tool.name, public, guarded)
+        self.readers = self._build_readers(catalog)
+        self.prompts = self._build_prompts(catalog)
+        self.routes = ResourceRoutes([u for u in self.upstreams if u.serves_resources])
         self.catalog = catalog
+
+    def _kind_id(self, upstream: Upstream, kind: str, name: str) -> str:
+        """The tool id of a prompt or of resource reads: the tool-id format with ``<kind>.<name>``."""
+        return self.config.tool_id.format(server=upstream.name, tool=f"{kind}.{name}")
+
+    def _build_readers(self, tools: Mapping[str, _Entry]) -> dict[str, _Reader]:
+        """One guarded resource read per upstream that serves resources (kept across reconnects)."""
+        readers: dict[str, _Reader] = {}
+        for upstream in self.upstreams:
+            if not upstream.serves_resources:
+                continue
+            tool_id = self._kind_id(upstream, "resources", "read")
+            if tool_id in tools:
+                log.warning("d2 mcp-proxy: %r names a tool; %r serves no resources", tool_id, upstream.name)
+                continue
+            old = self.readers.get(upstream.name)
+            if old is None or old[0] != tool_id:
+                old = (tool_id, _guarded_read(upstream, tool_id, self.instance_name))
+            readers[upstream.name] = old
+        return readers
+
+    def _build_prompts(self, tools: Mapping[str, _Entry]) -> dict[str, _PromptEntry]:
+        """One guarded ``prompts/get`` per upstream prompt; an id a tool or a reader holds is skipped."""
+        taken = set(tools) | {tool_id for tool_id, _ in self.readers.values()}
+        prompts: dict[str, _PromptEntry] = {}
+        for upstream in self.upstreams:
+            for prompt in upstream.prompts:
+                tool_id = self._kind_id(upstream, "prompts", prompt.name)
+                if tool_id in taken or tool_id in prompts:
+                    log.warning("d2 mcp-proxy: prompt id %r is taken; keeping the first", tool_id)
+                    continue
+                old = self.prompts.get(tool_id)
+                guarded = (
+                    old.guarded
+                    if old is not None and old.upstream is upstream
+                    else _guarded_prompt(upstream, prompt.name, tool_id, self.instance_name)
+                )
+                public = prompt.model_copy(update={"name": tool_id})
+                prompts[tool_id] = _PromptEntry(upstream, prompt.name, public, guarded)
+        return prompts
 
     async def aclose(self) -> None:
         for upstream in self.upstreams:
@@ -200,53 +322,139 @@ class Proxy:
         entry = self.catalog.get(name)
         return entry.tool.input_schema if entry is not None else None
 
+    async def _run(
+        self,
+        ctx: Any,
+        tool_id: str,
+        guarded: Callable[..., Awaitable[Any]],
+        arguments: dict[str, Any],
+        meta: Mapping[str, Any] | None,
+    ) -> tuple[UserContext, WireResult, Any, Any]:
+        """Run the guard around one upstream request.
+
+        Returns the caller, the upstream's wire result, the value the guard saw and the sanitized
+        value; raises what the guard or the upstream raised (:meth:`_refusal` names the refusal).
+        """
+        who = self.caller(ctx)
+        if who is None:
+            raise PermissionDeniedError(reason=Reason.NO_CONTEXT, tool_id=tool_id, detail="no identity")
+        user, key = who
+        box: list[tuple[WireResult, Any]] = []
+        raw_token = _RAW.set(box)
+        try:
+            reference = meta.get(SESSION_META_KEY) if meta else None
+            state = self.sessions.state(key, user, reference, self.manager.policy)
+            with use_state(state):
+                value = await guarded(**arguments)
+        finally:
+            _RAW.reset(raw_token)
+        if not box:  # pragma: no cover - the guard returned without running the body
+            raise RuntimeError("the guard returned without calling the upstream")
+        wire, original = box[0]
+        return user, wire, original, value
+
+    @staticmethod
+    def _refusal(exc: Exception, what: str) -> Refusal:
+        """The refusal an exception of :meth:`_run` (or of the result mapping) stands for."""
+        if isinstance(exc, PermissionDeniedError):
+            return refusal_for(exc)
+        if isinstance(exc, UncheckedBlocks):
+            log.warning("d2 mcp-proxy: the result of %r was withheld: %s", what, exc)
+            return refusal_for(reason=str(Reason.OUTPUT_VALIDATION))
+        if isinstance(exc, UpstreamUnavailable):
+            log.warning("d2 mcp-proxy: %s", exc)
+            return refusal_for(reason="upstream_unavailable")
+        log.error("d2 mcp-proxy: internal error on %r; refused", what, exc_info=exc)
+        return refusal_for(reason=str(Reason.INTERNAL_ERROR))
+
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult | WireResult:
         """Run the whole d2 pipeline around the upstream call; refusals are tool-error results.
 
         A result is returned in wire form (the ``mcp`` server validates it against the client's
         protocol version before writing it); a refusal as the SDK's model.
         """
-        who = self.caller(ctx)
-        if who is None:
-            return refusal_result(refusal_for(reason=str(Reason.NO_CONTEXT)))
-        user, key = who
-        arguments = dict(params.arguments or {})
         entry = self.catalog.get(params.name)
         guarded = entry.guarded if entry is not None else _unknown_call(params.name, self.instance_name)
-        box: list[tuple[WireResult, Any]] = []
-        raw_token = _RAW.set(box)
         try:
-            state = self.sessions.state(key, user, _reference(params), self.manager.policy)
-            with use_state(state):
-                value = await guarded(**arguments)
-            if not box:  # pragma: no cover - the guard returned without running the body
-                return refusal_result(refusal_for(reason=str(Reason.INTERNAL_ERROR)))
-            wire, original = box[0]
+            user, wire, original, value = await self._run(
+                ctx, params.name, guarded, dict(params.arguments or {}), params.meta
+            )
             rules = self.output_rules(params.name, user)
             return _own_meta(wire_from_value(wire, original, value, rules=rules))
-        except PermissionDeniedError as exc:
-            return refusal_result(refusal_for(exc))
-        except UncheckedBlocks as exc:
-            log.warning("d2 mcp-proxy: the result of %r was withheld: %s", params.name, exc)
-            return refusal_result(refusal_for(reason=str(Reason.OUTPUT_VALIDATION)))
-        except UpstreamUnavailable as exc:
-            log.warning("d2 mcp-proxy: %s", exc)
-            return refusal_result(refusal_for(reason="upstream_unavailable"))
         except MCPError:
             raise  # the upstream's own protocol error (e.g. invalid params) is relayed as it came
-        except Exception:
-            log.exception("d2 mcp-proxy: internal error while calling %r; the call is refused", params.name)
-            return refusal_result(refusal_for(reason=str(Reason.INTERNAL_ERROR)))
-        finally:
-            _RAW.reset(raw_token)
+        except Exception as exc:
+            return refusal_result(self._refusal(exc, params.name))
 
+    # -- prompts and resources ------------------------------------------------------------------
 
-def _reference(params: CallToolRequestParams) -> object:
-    """The signed session reference a client sent in ``_meta["d2/session"]`` (None when absent)."""
-    meta = params.meta
-    if not meta:
-        return None
-    return meta.get(SESSION_META_KEY)
+    async def list_prompts(self, ctx: Any, params: PaginatedRequestParams | None) -> ListPromptsResult:
+        """Only the prompts the caller's roles may get (the rule of ``tools/list``)."""
+        who = self.caller(ctx)
+        if who is None:
+            return ListPromptsResult(prompts=[])
+        user = who[0]
+        shown = [e.prompt for tool_id, e in self.prompts.items() if self.visible(tool_id, user)]
+        return ListPromptsResult(prompts=shown)
+
+    async def get_prompt(self, ctx: Any, params: GetPromptRequestParams) -> GetPromptResult:
+        """``prompts/get`` through the whole pipeline; a refusal is a JSON-RPC error naming its reason."""
+        entry = self.prompts.get(params.name)
+        guarded = entry.guarded if entry is not None else _unknown_call(params.name, self.instance_name)
+        try:
+            user, wire, original, value = await self._run(
+                ctx, params.name, guarded, dict(params.arguments or {}), params.meta
+            )
+            rules = self.output_rules(params.name, user)
+            wire = prompt_from_value(wire, original, value, rules=rules)
+            return GetPromptResult.model_validate(_own_meta(wire))
+        except MCPError:
+            raise
+        except Exception as exc:
+            raise refusal_error(self._refusal(exc, params.name)) from None
+
+    def _readable(self, ctx: Any) -> list[Upstream]:
+        """The upstreams whose resources the caller may read (granted ``<server>.resources.read``)."""
+        who = self.caller(ctx)
+        if who is None:
+            return []
+        user = who[0]
+        by_name = {u.name: u for u in self.upstreams}
+        return [by_name[name] for name, (tid, _) in self.readers.items() if self.visible(tid, user)]
+
+    async def list_resources(self, ctx: Any, params: PaginatedRequestParams | None) -> ListResourcesResult:
+        """The resources of every upstream the caller may read from, with their own URIs."""
+        return ListResourcesResult(resources=[r for u in self._readable(ctx) for r in u.resources])
+
+    async def list_resource_templates(
+        self, ctx: Any, params: PaginatedRequestParams | None
+    ) -> ListResourceTemplatesResult:
+        """The resource templates of every upstream the caller may read from."""
+        shown = [t for u in self._readable(ctx) for t in u.templates]
+        return ListResourceTemplatesResult(resource_templates=shown)
+
+    async def read_resource(self, ctx: Any, params: ReadResourceRequestParams) -> ReadResourceResult:
+        """``resources/read`` through the pipeline as ``<server>.resources.read(uri=...)``.
+
+        The read goes to the upstream whose listing or templates hold the URI; a URI no upstream
+        claims is refused (``unknown_tool``) when there are several upstreams, never guessed.
+        """
+        uri = str(params.uri)
+        upstream = self.routes.route(uri, single=len(self.upstreams) == 1)
+        reader = self.readers.get(upstream.name) if upstream is not None else None
+        if reader is None:
+            tool_id, guarded = "resources.read", _unknown_call("resources.read", self.instance_name)
+        else:
+            tool_id, guarded = reader
+        try:
+            _, wire, original, value = await self._run(ctx, tool_id, guarded, {"uri": uri}, params.meta)
+            # Never cached by the client or shared between users: each read is a decision of its own.
+            result = {**resource_from_value(wire, original, value), **_NO_CACHE}
+            return ReadResourceResult.model_validate(_own_meta(result))
+        except MCPError:
+            raise
+        except Exception as exc:
+            raise refusal_error(self._refusal(exc, tool_id)) from None
 
 
 def _own_meta(wire: WireResult) -> WireResult:

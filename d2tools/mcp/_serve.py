@@ -1,9 +1,8 @@
 """Run the proxy: an ``mcp`` lowlevel server in front of the upstreams, over stdio or streamable HTTP.
 
 The server speaks both protocol eras the ``mcp`` package speaks (the 2025-11-25 handshake and the
-2026-07-28 stateless one). It advertises tools only: upstream resources and prompts are not
-forwarded, because the policy cannot govern them yet and forwarding them unguarded would be a way
-around it (docs/mcp.md).
+2026-07-28 stateless one). It serves tools, prompts and resources, each through the policy: a prompt
+or a resource read is a guarded call like a tool call, never forwarded unguarded (docs/mcp.md).
 """
 
 from __future__ import annotations
@@ -44,10 +43,15 @@ def build_server(proxy: Proxy) -> Server[Proxy]:
     server: Server[Proxy] = Server(
         "d2-mcp-proxy",
         version=d2.__version__,
-        instructions="Tools behind a d2 policy; a refused call is a tool error naming its reason code.",
+        instructions="Tools, prompts and resources behind a d2 policy; a refusal names its reason code.",
         lifespan=lifespan,
         on_list_tools=proxy.list_tools,
         get_tool_input_schema=proxy.input_schema,
+        on_list_prompts=proxy.list_prompts,
+        on_get_prompt=proxy.get_prompt,
+        on_list_resources=proxy.list_resources,
+        on_list_resource_templates=proxy.list_resource_templates,
+        on_read_resource=proxy.read_resource,
     )
     # Registered as a plain request handler, whose result may be a wire-form mapping: the proxy
     # forwards the upstream's checked result without a model, and the server still validates it

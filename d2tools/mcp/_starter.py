@@ -3,23 +3,26 @@
 The server's own annotations do the first sorting: tools marked ``readOnlyHint`` go to a
 ``<server>_read`` group a reader role gets; the rest go to an operator role only. Each tool's input
 schema becomes suggested input conditions, in comments, for the author to tighten and uncomment.
+The server's prompts and resource reads (governed by the proxy as ``<server>.prompts.<name>`` and
+``<server>.resources.read``) are suggested as commented grants: they are granted to nobody until the
+author decides.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from mcp_types import Tool
+from mcp_types import Prompt, Tool
 
 from ._config import UpstreamSpec
 from ._upstream import Upstream, UpstreamUnavailable
 
-__all__ = ["McpStarter", "discover_tools", "starter_for"]
+__all__ = ["Discovered", "McpStarter", "discover", "starter_for"]
 
 _BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPES = {"string": "string", "integer": "int", "number": "float", "boolean": "bool", "array": "list",
@@ -36,7 +39,16 @@ class McpStarter:
     tool_ids: tuple[str, ...]
 
 
-async def _discover(spec: UpstreamSpec) -> list[Tool]:
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """What a server offers: its tools, its prompts, and whether it serves resources."""
+
+    tools: list[Tool]
+    prompts: list[Prompt]
+    resources: bool
+
+
+async def _discover(spec: UpstreamSpec) -> Discovered:
     upstream = Upstream(spec)
     failure: UpstreamUnavailable | None = None
     async with anyio.create_task_group() as tg:
@@ -48,11 +60,11 @@ async def _discover(spec: UpstreamSpec) -> list[Tool]:
         tg.cancel_scope.cancel()
     if failure is not None:
         raise failure
-    return list(upstream.tools)
+    return Discovered(list(upstream.tools), list(upstream.prompts), upstream.serves_resources)
 
 
-def discover_tools(spec: UpstreamSpec) -> list[Tool]:
-    """Start (or reach) the server, list its tools, and stop it again."""
+def discover(spec: UpstreamSpec) -> Discovered:
+    """Start (or reach) the server, list its tools and prompts, and stop it again."""
     return anyio.run(_discover, spec)
 
 
@@ -91,6 +103,20 @@ def _read_only(tool: Tool) -> bool:
     return bool(tool.annotations is not None and tool.annotations.read_only_hint)
 
 
+def _other_kinds(server: str, tool_id: str, prompts: Sequence[Prompt], resources: bool) -> list[str]:
+    """Commented grants for the server's prompts and resource reads (the proxy governs both)."""
+    out: list[str] = []
+    if prompts:
+        out.append("      # Prompts (prompts/get); arguments take input conditions. Uncomment to grant:")
+        out += [f"      # - {tool_id.format(server=server, tool='prompts.' + p.name)}" for p in prompts]
+    if resources:
+        reads = tool_id.format(server=server, tool="resources.read")
+        out += ["      # Resource reads (resources/read), one argument: uri. Uncomment and narrow it:",
+                f"      # - tool: {reads}", "      #   conditions:", "      #     input:",
+                '      #       uri: {startsWith: "scheme://allowed/prefix/"}']  # fmt: skip
+    return out
+
+
 def _policy(server: str, tools: list[Tool], ids: dict[str, str], source: str) -> str:
     reads = [ids[t.name] for t in tools if _read_only(t)]
     out = [
@@ -125,8 +151,10 @@ def starter_for(
     source: str,
     policy_ref: str = "../policy.yaml",
     tool_id: str = "{server}.{tool}",
+    prompts: Sequence[Prompt] = (),
+    resources: bool = False,
 ) -> McpStarter:
-    """Build the starter policy and scenarios for ``server``'s ``tools``."""
+    """Build the starter policy and scenarios for ``server``'s ``tools`` (and its prompts and resources)."""
     from d2tools.testing import starter_scenario
 
     ids = {t.name: tool_id.format(server=server, tool=t.name) for t in tools}
@@ -149,4 +177,8 @@ def starter_for(
             "      rows:",
             *(f"        - [{json.dumps(t)}]" for t in writes),
         ]) + "\n"  # fmt: skip
-    return McpStarter(server, _policy(server, tools, ids, source), scenarios, tuple(ids.values()))
+    policy = _policy(server, tools, ids, source)
+    others = _other_kinds(server, tool_id, prompts, resources)  # after the operator's grants: the last role
+    if others:
+        policy += "\n".join(others) + "\n"
+    return McpStarter(server, policy, scenarios, tuple(ids.values()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
 
@@ -24,6 +24,9 @@ from mcp_types import (
     REQUEST_TIMEOUT,
     CallToolRequest,
     CallToolRequestParams,
+    Prompt,
+    Resource,
+    ResourceTemplate,
     Tool,
 )
 from pydantic import BaseModel, ConfigDict
@@ -67,6 +70,11 @@ class Upstream:
         self._on_tools = on_tools
         self.name = spec.name
         self.tools: list[Tool] = []
+        # Empty when the server lacks the capability: the proxy then lists nothing of that kind for it.
+        self.prompts: list[Prompt] = []
+        self.resources: list[Resource] = []
+        self.templates: list[ResourceTemplate] = []
+        self.serves_resources = False
         self._errlog = errlog or sys.stderr
         self._client: Client | None = None
         self._stop: anyio.Event | None = None
@@ -108,7 +116,9 @@ class Upstream:
                 async with Client(
                     self._transport(), read_timeout_seconds=self.spec.timeout, cache=None
                 ) as client:
-                    self.tools = await _list_all(client)
+                    has_tools = client.server_capabilities.tools is not None
+                    self.tools = await _list_all(client) if has_tools else []
+                    await self._list_others(client)
                     self._client = client
                     if self._on_tools is not None:
                         self._on_tools()
@@ -131,6 +141,28 @@ class Upstream:
             why = self.last_error if failure else "did not answer in time"
             raise UpstreamUnavailable(self.name, why or "did not start")
 
+    async def _list_others(self, client: Client) -> None:
+        """Read the server's prompts, resources and resource templates, each only if it offers them.
+
+        A listing the server answers with an error counts as empty (logged): its tools stay usable.
+        """
+        caps = client.server_capabilities
+        self.serves_resources = caps.resources is not None
+        self.prompts = await self._listing(client.list_prompts, "prompts", caps.prompts is not None)
+        self.resources = await self._listing(client.list_resources, "resources", self.serves_resources)
+        self.templates = await self._listing(
+            client.list_resource_templates, "resource_templates", self.serves_resources
+        )
+
+    async def _listing(self, fetch: Callable[..., Awaitable[Any]], field: str, offered: bool) -> list[Any]:
+        if not offered:
+            return []
+        try:
+            return await _pages(fetch, field)
+        except MCPError as exc:
+            log.warning("d2 mcp-proxy: upstream '%s' could not list its %s: %s", self.name, field, exc)
+            return []
+
     async def ensure(self) -> Client:
         """Return a live client, reconnecting once if the last connection ended."""
         client = self._client
@@ -145,12 +177,31 @@ class Upstream:
 
     async def call(self, name: str, arguments: Mapping[str, Any]) -> WireResult:
         """Call ``name`` upstream; a dead connection or a timeout raises :class:`UpstreamUnavailable`."""
+        return await self._run(lambda client: _call(client, name, dict(arguments)))
+
+    async def get_prompt(self, name: str, arguments: Mapping[str, str]) -> WireResult:
+        """``prompts/get`` upstream, the result in wire form; failures as for :meth:`call`."""
+
+        async def get(client: Client) -> WireResult:
+            result = await client.get_prompt(name, dict(arguments))
+            return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+        return await self._run(get)
+
+    async def read_resource(self, uri: str) -> WireResult:
+        """``resources/read`` upstream, the result in wire form; failures as for :meth:`call`."""
+
+        async def read(client: Client) -> WireResult:
+            result = await client.read_resource(uri, cache_mode="bypass")
+            return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+        return await self._run(read)
+
+    async def _run(self, request: Callable[[Client], Awaitable[WireResult]]) -> WireResult:
+        """One request on a live client; a lost connection or a timeout is :class:`UpstreamUnavailable`."""
+        client = await self.ensure()
         try:
-            client = await self.ensure()
-        except UpstreamUnavailable:
-            raise
-        try:
-            return await _call(client, name, dict(arguments))
+            return await request(client)
         except MCPError as exc:
             if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
                 self._drop(_describe(exc))
@@ -229,6 +280,19 @@ async def _list_all(client: Client) -> list[Tool]:
         if cursor is None:
             break
     return tools
+
+
+async def _pages(fetch: Callable[..., Awaitable[Any]], field: str) -> list[Any]:
+    """Every item of a paginated list (prompts, resources or templates), up to the page cap."""
+    items: list[Any] = []
+    cursor: str | None = None
+    for _ in range(_PAGE_CAP):
+        page = await fetch(cursor=cursor, cache_mode="bypass")
+        items.extend(getattr(page, field))
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return items
 
 
 def _describe(exc: BaseException) -> str:

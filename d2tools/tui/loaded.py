@@ -91,8 +91,7 @@ def finish_lint(loaded: LoadedPolicy) -> LoadedPolicy:
     """
     if loaded.linted or loaded.doc is None:
         return replace(loaded, linted=True)
-    from d2tools.lint import lint_checks
-    from d2tools.lint import apply_suppressions
+    from d2tools.lint import apply_suppressions, lint_checks
 
     found = list(loaded.diagnostics)
     if loaded.policy is not None:

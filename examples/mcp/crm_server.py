@@ -1,7 +1,9 @@
 """A small CRM as an MCP server (stdio by default, or streamable HTTP): the upstream behind the proxy.
 
 Its notes carry an injected instruction, as a customer-supplied field would in real life; the policy
-in this folder keeps an agent that obeys it from exporting or emailing customer data.
+in this folder keeps an agent that obeys it from exporting or emailing customer data. It also offers
+one prompt and two resources (a help article and a customer profile holding a fake SSN), which the
+proxy governs like tools (docs/mcp.md, "Resources and prompts").
 
 Run it alone:   python examples/mcp/crm_server.py            (stdio)
                 python examples/mcp/crm_server.py --http 127.0.0.1:8931
@@ -84,6 +86,26 @@ def delete_customer(customer_id: str) -> str:
     """Delete a customer."""
     CUSTOMERS.pop(customer_id, None)
     return f"deleted {customer_id}"
+
+
+@server.prompt()
+def draft_reply(customer_id: str, tone: str = "friendly") -> str:
+    """Ask the model to draft a reply to a customer."""
+    record = CUSTOMERS.get(customer_id, {})
+    name = record.get("name", "the customer")
+    return f"Draft a {tone} reply to {name} ({customer_id}) about their last request."
+
+
+@server.resource("crm://kb/refunds", mime_type="text/plain")
+def refund_policy() -> str:
+    """The refund policy help article."""
+    return "Refunds are accepted within 30 days of purchase, with the receipt."
+
+
+@server.resource("crm://customers/C001/profile", mime_type="application/json")
+def profile_c001() -> dict[str, Any]:
+    """Ada Park's profile (fake data, including a fake SSN the policy redacts)."""
+    return {"id": "C001", "name": "Ada Park", "ssn": CUSTOMERS["C001"]["ssn"], "tier": "gold"}
 
 
 @server.tool()

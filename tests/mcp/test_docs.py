@@ -69,3 +69,27 @@ def test_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     (code,) = blocks("python")
     monkeypatch.chdir(ROOT)
     exec(compile(code, str(DOC), "exec"), {"__name__": "doc"})
+
+
+def test_prompt_and_resource_policy_example_loads(tmp_path: Path) -> None:
+    import d2
+
+    (example,) = [b for b in blocks("yaml") if b.startswith("# prompts and resources")]
+    (tmp_path / "policy.yaml").write_text(example)
+    policy = d2.load_policy_file(tmp_path / "policy.yaml")
+    roles = frozenset({"support"})
+    assert policy.access("crm.prompts.draft_reply", roles).grants
+    assert policy.access("crm.resources.read", roles).has_output
+
+
+def test_prompt_and_resource_refusal_example_is_what_the_proxy_sends() -> None:
+    from d2tools.mcp import REFUSAL_META_KEY
+    from d2tools.mcp._proxy import refusal_error
+
+    example = json.loads(next(b for b in blocks("json") if '"error"' in b and "io.d2/refusal" in b))
+    meta = example["error"]["data"][REFUSAL_META_KEY]
+    import d2
+
+    exc = d2.PermissionDeniedError(reason=meta["reason"], tool_id="t", location="/x/policy.yaml:24:9")
+    sent = refusal_error(refusal_for(exc))
+    assert {"code": sent.code, "message": sent.message, "data": sent.data} == example["error"]

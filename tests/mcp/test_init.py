@@ -83,5 +83,25 @@ def test_init_mcp_url_reads_a_server_over_http(
     assert run(["init", "--mcp-url", crm_http, "--name", "crm"]) == 0
     policy = (tmp_path / "policy.yaml").read_text()
     assert "crm_read: [crm.lookup_customer, crm.read_notes, crm.export_customers]" in policy
+    # The command passes the server's prompts and resources on: suggested, commented out.
+    assert "      # - crm.prompts.draft_reply" in policy and "      # - tool: crm.resources.read" in policy
     assert run_scenarios([tmp_path / "scenarios"]).ok
     assert run(["init", "--mcp-url", "http://127.0.0.1:9/mcp", "--force"]) == 1
+
+
+def test_prompts_and_resource_reads_are_suggested_in_comments(tmp_path: Path, crm_http: str) -> None:
+    from d2tools.mcp import UpstreamSpec
+    from d2tools.mcp._starter import discover
+
+    found = discover(UpstreamSpec("crm", url=crm_http))
+    assert [p.name for p in found.prompts] == ["draft_reply"] and found.resources
+    starter = starter_for("crm", found.tools, source="t", prompts=found.prompts, resources=found.resources)
+    assert "      # - crm.prompts.draft_reply" in starter.policy
+    assert "      # - tool: crm.resources.read" in starter.policy
+    (tmp_path / "as-is.yaml").write_text(starter.policy)
+    assert "crm.prompts.draft_reply" not in d2.load_policy_file(tmp_path / "as-is.yaml").known_tools
+    # Uncommented, the suggestions are grants of the operator role (the last role in the file).
+    opened = re.sub(r"(?m)^      # (- |  )", r"      \1", starter.policy)
+    (tmp_path / "open.yaml").write_text(opened)
+    known = d2.load_policy_file(tmp_path / "open.yaml").known_tools
+    assert {"crm.prompts.draft_reply", "crm.resources.read"} <= set(known)

@@ -169,13 +169,6 @@ async def test_no_roles_lists_nothing_and_every_call_is_refused(write_policy: An
         assert refusal(await client.call_tool("up.mixed", {}))["reason"] == "rbac"
 
 
-async def test_resources_and_prompts_are_not_forwarded(write_policy: Any) -> None:
-    async with proxied(write_policy) as client:
-        caps = client.server_capabilities
-    assert caps.tools is not None
-    assert caps.resources is None and caps.prompts is None
-
-
 def test_to_value_and_back_keep_an_unchanged_result_identical() -> None:
     result = CallToolResult(content=[TextContent(type="text", text='{"x": 1}')], structured_content={"x": 1})
     value = to_value(result)
