@@ -166,6 +166,7 @@ async def in_process(calls: int) -> None:
     spec = importlib.util.spec_from_file_location("crm_server", CRM[0])
     assert spec is not None and spec.loader is not None
     crm = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = crm  # the SDK resolves the server's annotations through sys.modules
     spec.loader.exec_module(crm)
     d2.configure_rbac_sync(POLICY, instance_name="bench")
     cfg = ProxyConfig(

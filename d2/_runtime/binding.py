@@ -28,6 +28,8 @@ def compile_binder(sig: inspect.Signature) -> Binder:
     """Return ``bind(args, kwargs) -> {name: value}`` with defaults applied; raises TypeError like Python."""
     params = list(sig.parameters.values())
     slow = _inspect_binder(sig)
+    if len(params) == 1 and params[0].kind is _P.VAR_KEYWORD:
+        return _keywords_only(params[0].name, slow)
     if any(p.kind in (_P.POSITIONAL_ONLY, _P.VAR_POSITIONAL, _P.VAR_KEYWORD) for p in params):
         return slow
     positional = tuple(p.name for p in params if p.kind is _P.POSITIONAL_OR_KEYWORD)
@@ -72,6 +74,25 @@ def _inspect_binder(sig: inspect.Signature) -> Binder:
         return out
 
     return slow
+
+
+def _keywords_only(var_kw: str, slow: Binder) -> Binder:
+    """Bind ``def f(**kw)`` (an MCP tool's arguments, a framework's tool): no ``inspect`` per call.
+
+    The same mapping :func:`_inspect_binder` returns: ``kw`` holds a copy of every keyword, and each
+    keyword is also exposed under its own name unless it is ``kw`` itself. Positional arguments go to
+    ``inspect`` for Python's own TypeError.
+    """
+
+    def bind(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if args:
+            return slow(args, kwargs)
+        out = {var_kw: dict(kwargs)}
+        for name, value in kwargs.items():
+            out.setdefault(name, value)
+        return out
+
+    return bind
 
 
 def _exact(names: tuple[str, ...], general: Binder) -> Binder:

@@ -52,7 +52,9 @@ def _expected(sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, A
 @given(
     sig=signatures(),
     args=st.lists(st.integers(10, 99), max_size=6).map(tuple),
-    kwargs=st.dictionaries(st.sampled_from([*NAMES, "x", "args"]), st.integers(100, 999), max_size=4),
+    kwargs=st.dictionaries(
+        st.sampled_from([*NAMES, "x", "args", "kwargs"]), st.integers(100, 999), max_size=4
+    ),
 )
 def test_binder_agrees_with_inspect(
     sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -71,6 +73,22 @@ def test_extra_keyword_arguments_are_visible_by_name() -> None:
 
     bind = compile_binder(inspect.signature(tool))
     assert bind(("q",), {"limit": 5}) == {"query": "q", "options": {"limit": 5}, "limit": 5}
+
+
+def test_a_keywords_only_signature_binds_without_inspect_and_copies_the_keywords() -> None:
+    # ``def call(**arguments)`` is how the MCP proxy and the framework adapters hand a tool's JSON
+    # arguments to the guard: bound per call, so it has its own path; the result is inspect's.
+    def call(**arguments: Any) -> None: ...
+
+    sig = inspect.signature(call)
+    bind = compile_binder(sig)
+    kwargs = {"uri": "crm://kb", "arguments": 1}
+    bound = bind((), kwargs)
+    assert bound == {"arguments": {"uri": "crm://kb", "arguments": 1}, "uri": "crm://kb"}
+    assert bound["arguments"] is not kwargs  # a copy: the condition's view cannot change the call
+    assert bind((), {}) == {"arguments": {}}
+    with pytest.raises(TypeError):
+        bind((1,), {})
 
 
 def test_defaults_are_applied() -> None:
