@@ -276,6 +276,8 @@ def _sync_wrapper(g: _Guard) -> Callable[..., Any]:
         try:
             return g.after(policy, state, grants, result)  # type: ignore[arg-type]
         except PermissionDeniedError as exc:
+            if started:  # the result is withheld: a refusal of its own after the allow
+                g.emit(started, exc, state, policy)
             return g.refuse(exc)
 
     return wrapper
@@ -322,6 +324,8 @@ def _async_wrapper(g: _Guard) -> Callable[..., Any]:
         try:
             return g.after(policy, state, grants, result)  # type: ignore[arg-type]
         except PermissionDeniedError as exc:
+            if started:  # the result is withheld: a refusal of its own after the allow
+                g.emit(started, exc, state, policy)
             return await _maybe_await(g.refuse(exc))
 
     return wrapper

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -112,3 +113,39 @@ def test_no_sink_means_no_event_work(guarded, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(_events, "emit", fail)
     with d2.set_user_context("alice", ["r"]):
         assert ok() == "ok"
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_result_withheld_by_output_rules_is_a_refusal_event_after_the_allow(
+    write_policy, is_async: bool
+) -> None:  # type: ignore[no-untyped-def]
+    # "Decision events for every allow and refusal": the call ran (allowed), then output rules refused
+    # its result; an audit log that saw only the allow would say the caller got the data.
+    d2.configure_rbac_sync(
+        write_policy(
+            "policies:\n  - role: r\n    permissions:\n      - tool: ev.rows\n        conditions:\n"
+            "          output:\n            ssn: {action: deny}\n"
+        )
+    )
+
+    def rows() -> dict[str, str]:
+        return {"ssn": "123-45-6789"}
+
+    async def arows() -> dict[str, str]:
+        return rows()
+
+    guarded = d2.d2_guard("ev.rows", on_deny="withheld")(arows if is_async else rows)
+    events: list[d2.DecisionEvent] = []
+    remove = d2.add_decision_sink(events.append)
+    try:
+        with d2.set_user_context("alice", ["r"]):
+            result = asyncio.run(guarded()) if is_async else guarded()
+        assert result == "withheld"
+        assert d2.flush_events()
+    finally:
+        remove()
+    assert [(e.tool_id, e.allowed, e.reason) for e in events] == [
+        ("ev.rows", True, None),
+        ("ev.rows", False, "output_sanitization"),
+    ]
+    assert events[1].location is not None and events[1].request_id == events[0].request_id
