@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from d2._lang.values import same
     from d2._runtime.binding import Binder, compile_binder
     from d2._runtime.context import push_state, reset_state
+    from d2._runtime.events import record_refusal
     from d2._runtime.restrict import compile_restriction
     from d2._runtime.session import joined_state
     from d2._runtime.stream import parse_stream_address
@@ -86,6 +87,7 @@ _WHERE = {
     "compile_binder": "d2._runtime.binding",
     "push_state": "d2._runtime.context",
     "reset_state": "d2._runtime.context",
+    "record_refusal": "d2._runtime.events",
     "compile_restriction": "d2._runtime.restrict",
     "joined_state": "d2._runtime.session",
     "parse_stream_address": "d2._runtime.stream",
@@ -164,6 +166,7 @@ __all__ = [
     "private_key_pem",
     "public_jwk",
     "push_state",
+    "record_refusal",
     "refusing_log",
     "reset_state",
     "same",

@@ -204,6 +204,14 @@ def record(
 _ROLES = _SORTED  # read directly on the hot path; ``sorted_roles`` fills it
 
 
+def record_refusal(tool: str, state: Any, reason: str, policy: Any) -> None:
+    """Record a refusal decided after the guard let a call run (the MCP proxy withholding a result
+    its output rules cannot see), exactly as the guard records its own; nothing without a sink."""
+    if SINKS:
+        now = perf_counter()
+        record(tool, state, False, reason, None, now, policy)
+
+
 def emit(event: DecisionEvent) -> None:
     """Deliver a ready-made event to the sinks, in order with recorded decisions; never raises."""
     try:

@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from anyio.abc import TaskGroup
 from mcp import MCPError
@@ -42,6 +43,7 @@ from mcp_types import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from d2 import PermissionDeniedError, Reason, UserContext, d2_guard, get_policy_manager
+from d2._toolkit import record_refusal
 from d2tools.integrations._refusal import Refusal, refusal_for
 
 from ._auth import JwtVerifier, token_key, user_from_claims
@@ -63,6 +65,7 @@ from ._upstream import Upstream, UpstreamUnavailable
 __all__ = ["REFUSAL_ERROR_CODE", "REFUSAL_META_KEY", "Proxy", "refusal_error", "refusal_result"]
 
 log = logging.getLogger("d2.mcp")
+_T = TypeVar("_T")
 
 REFUSAL_META_KEY = "io.d2/refusal"
 # The JSON-RPC error code of a refused prompts/get or resources/read (implementation-defined range;
@@ -329,11 +332,14 @@ class Proxy:
         guarded: Callable[..., Awaitable[Any]],
         arguments: dict[str, Any],
         meta: Mapping[str, Any] | None,
-    ) -> tuple[UserContext, WireResult, Any, Any]:
-        """Run the guard around one upstream request.
+        finish: Callable[[UserContext, WireResult, Any, Any], _T],
+    ) -> _T:
+        """Run the guard around one upstream request, then ``finish(user, wire, original, value)``.
 
-        Returns the caller, the upstream's wire result, the value the guard saw and the sanitized
-        value; raises what the guard or the upstream raised (:meth:`_refusal` names the refusal).
+        ``finish`` maps the upstream's wire result, the value the guard saw and the sanitized value
+        to the answer; raises what the guard, the upstream or ``finish`` raised (:meth:`_refusal`
+        names the refusal). A result ``finish`` withholds (:class:`UncheckedBlocks`) is recorded as a
+        refusal decision after the guard's allow, as the guard records one of its own output rules.
         """
         who = self.caller(ctx)
         if who is None:
@@ -341,9 +347,10 @@ class Proxy:
         user, key = who
         box: list[tuple[WireResult, Any]] = []
         raw_token = _RAW.set(box)
+        policy = self.manager.policy
         try:
             reference = meta.get(SESSION_META_KEY) if meta else None
-            state = self.sessions.state(key, user, reference, self.manager.policy)
+            state = self.sessions.state(key, user, reference, policy)
             with use_state(state):
                 value = await guarded(**arguments)
         finally:
@@ -351,7 +358,11 @@ class Proxy:
         if not box:  # pragma: no cover - the guard returned without running the body
             raise RuntimeError("the guard returned without calling the upstream")
         wire, original = box[0]
-        return user, wire, original, value
+        try:
+            return finish(user, wire, original, value)
+        except UncheckedBlocks:
+            record_refusal(tool_id, state, str(Reason.OUTPUT_VALIDATION), policy)
+            raise
 
     @staticmethod
     def _refusal(exc: Exception, what: str) -> Refusal:
@@ -367,6 +378,22 @@ class Proxy:
         log.error("d2 mcp-proxy: internal error on %r; refused", what, exc_info=exc)
         return refusal_for(reason=str(Reason.INTERNAL_ERROR))
 
+    def _tool_result(
+        self, tool_id: str, user: UserContext, wire: WireResult, original: Any, value: Any
+    ) -> WireResult:
+        """A ``tools/call`` answer: the upstream's result with the output rules' changes."""
+        rules = self.output_rules(tool_id, user)
+        return _own_meta(wire_from_value(wire, original, value, rules=rules))
+
+    def _prompt_result(
+        self, tool_id: str, user: UserContext, wire: WireResult, original: Any, value: Any
+    ) -> GetPromptResult:
+        """A ``prompts/get`` answer: the upstream's messages with the output rules' changes."""
+        rules = self.output_rules(tool_id, user)
+        return GetPromptResult.model_validate(
+            _own_meta(prompt_from_value(wire, original, value, rules=rules))
+        )
+
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult | WireResult:
         """Run the whole d2 pipeline around the upstream call; refusals are tool-error results.
 
@@ -376,11 +403,14 @@ class Proxy:
         entry = self.catalog.get(params.name)
         guarded = entry.guarded if entry is not None else _unknown_call(params.name, self.instance_name)
         try:
-            user, wire, original, value = await self._run(
-                ctx, params.name, guarded, dict(params.arguments or {}), params.meta
+            return await self._run(
+                ctx,
+                params.name,
+                guarded,
+                dict(params.arguments or {}),
+                params.meta,
+                partial(self._tool_result, params.name),
             )
-            rules = self.output_rules(params.name, user)
-            return _own_meta(wire_from_value(wire, original, value, rules=rules))
         except MCPError:
             raise  # the upstream's own protocol error (e.g. invalid params) is relayed as it came
         except Exception as exc:
@@ -402,12 +432,14 @@ class Proxy:
         entry = self.prompts.get(params.name)
         guarded = entry.guarded if entry is not None else _unknown_call(params.name, self.instance_name)
         try:
-            user, wire, original, value = await self._run(
-                ctx, params.name, guarded, dict(params.arguments or {}), params.meta
+            return await self._run(
+                ctx,
+                params.name,
+                guarded,
+                dict(params.arguments or {}),
+                params.meta,
+                partial(self._prompt_result, params.name),
             )
-            rules = self.output_rules(params.name, user)
-            wire = prompt_from_value(wire, original, value, rules=rules)
-            return GetPromptResult.model_validate(_own_meta(wire))
         except MCPError:
             raise
         except Exception as exc:
@@ -447,14 +479,18 @@ class Proxy:
         else:
             tool_id, guarded = reader
         try:
-            _, wire, original, value = await self._run(ctx, tool_id, guarded, {"uri": uri}, params.meta)
-            # Never cached by the client or shared between users: each read is a decision of its own.
-            result = {**resource_from_value(wire, original, value), **_NO_CACHE}
-            return ReadResourceResult.model_validate(_own_meta(result))
+            return await self._run(ctx, tool_id, guarded, {"uri": uri}, params.meta, _resource_result)
         except MCPError:
             raise
         except Exception as exc:
             raise refusal_error(self._refusal(exc, tool_id)) from None
+
+
+def _resource_result(user: UserContext, wire: WireResult, original: Any, value: Any) -> ReadResourceResult:
+    """A ``resources/read`` answer, never cached by the client or shared between users: each read is
+    a decision of its own."""
+    result = {**resource_from_value(wire, original, value), **_NO_CACHE}
+    return ReadResourceResult.model_validate(_own_meta(result))
 
 
 def _own_meta(wire: WireResult) -> WireResult:

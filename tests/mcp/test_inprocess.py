@@ -238,6 +238,24 @@ async def test_output_rules_cover_the_text_beside_structured_content(write_polic
     assert "123-45-6789" in text(unruled) and isinstance(unruled.content[0], TextContent)
 
 
+async def test_a_result_withheld_after_the_guard_is_a_refusal_decision_event(write_policy: Any) -> None:
+    """The proxy's own check after the call (a picture beside structured content under output rules)
+    is recorded like the guard's output refusals: the allow, then the refusal, in one request."""
+    events: list[d2.DecisionEvent] = []
+    remove = d2.add_decision_sink(events.append)
+    try:
+        async with proxied(write_policy) as client:
+            picture = await client.call_tool("up.split_picture", {})
+        assert d2.flush_events()
+    finally:
+        remove()
+    assert refusal(picture)["reason"] == "output_validation"
+    mine = [(e.allowed, e.reason) for e in events if e.tool_id == "up.split_picture"]
+    assert mine == [(True, None), (False, "output_validation")]
+    ids = {e.request_id for e in events if e.tool_id == "up.split_picture"}
+    assert len(ids) == 1 and None not in ids
+
+
 async def test_a_result_that_is_not_a_complete_tool_result_is_refused(write_policy: Any) -> None:
     async with proxied(write_policy) as client:
         result = await client.call_tool("up.asks", {})
