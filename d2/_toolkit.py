@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         private_key_pem,
         public_jwk,
     )
-    from d2._sources.session_state import refusing_log, session_log
+    from d2._sources.session_state import joined_target, refusing_log, seal_log, session_log
 
 # Each name's module, imported on first use: a `d2 lint` run never loads the cloud client, the
 # session backends or the decision stream, and the CLI starts faster for it.
@@ -113,7 +113,9 @@ _WHERE = {
     "parse_jwks": "d2._sources.jwks",
     "private_key_pem": "d2._sources.jwks",
     "public_jwk": "d2._sources.jwks",
+    "joined_target": "d2._sources.session_state",
     "refusing_log": "d2._sources.session_state",
+    "seal_log": "d2._sources.session_state",
     "session_log": "d2._sources.session_state",
 }
 
@@ -152,6 +154,7 @@ __all__ = [
     "http_get",
     "http_request",
     "joined_state",
+    "joined_target",
     "jwks_document",
     "key_id",
     "load_private_key",
@@ -171,6 +174,7 @@ __all__ = [
     "reset_state",
     "same",
     "schema_diagnostics",
+    "seal_log",
     "session_log",
     "share_facts",
     "sign_bundle",

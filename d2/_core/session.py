@@ -68,3 +68,18 @@ class SharedSession(Protocol):
     def degraded(self) -> bool:
         """True when a failed round trip may be decided on the local mirror (explicit opt-in only)."""
         ...
+
+    def seal(self, target: str) -> bool:
+        """Join this session, while it has no history, into session ``target``, atomically.
+
+        From then on every commit here is refused (``session_invalid``) and every process learns from
+        :meth:`joined_to` where this session's calls go, so no replica can start a second history
+        beside the joined one. False when the session already has history; True when it is (already)
+        sealed into ``target``. Raises :class:`SessionFault` when sealed into another session or when
+        the backend cannot answer (a join is never decided in degraded mode).
+        """
+        ...
+
+    def joined_to(self) -> str | None:
+        """The session this one was sealed into, or None; the first call may ask the backend."""
+        ...

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 __all__ = [
     "StateSettings",
     "configure_session_state",
+    "joined_target",
     "refusing_log",
     "reset_session_state",
+    "seal_log",
     "session_log",
     "settings",
     "share_request",
@@ -72,6 +74,34 @@ class _Refusing:
 
     def reseed(self, entries: Sequence[str]) -> None:
         return None
+
+    def seal(self, target: str) -> bool:
+        raise SessionFault(self.reason, self.detail)
+
+    def joined_to(self) -> str | None:
+        return None
+
+
+class _Joined(_Refusing):
+    """An in-process session sealed into another by a join: its calls count there, never here."""
+
+    def __init__(self, session_id: str, target: str) -> None:
+        super().__init__(
+            session_id,
+            "session_invalid",
+            f"session {session_id!r} was joined into another session; its calls count there",
+        )
+        self.target = target
+
+    def seal(self, target: str) -> bool:
+        if target != self.target:
+            raise SessionFault(
+                "session_invalid", f"session {self.session_id!r} already joined another session"
+            )
+        return True
+
+    def joined_to(self) -> str | None:
+        return self.target
 
 
 class _Registry:
@@ -233,6 +263,33 @@ def session_log(session_id: str, user: UserContext) -> RequestLog:
             log.shared = backend.session(session_id, owner)
         _REG.local[key] = (log, now, owner)
         return log
+
+
+def seal_log(log: RequestLog, target: str) -> bool:
+    """Join ``log``'s session, while it has no history, into session ``target``; False if it has some.
+
+    Sealed, the session refuses its own calls and :func:`joined_target` names ``target`` to every
+    caller — in this process, or (Redis) on every replica — so a request that joined another session
+    cannot keep a second history beside it. Raises :class:`SessionFault` when the seal cannot be set.
+    """
+    with log.lock:
+        if log.calls or log.history or log.facts:
+            return False
+        shared = log.shared
+        if shared is None:
+            log.shared = _Joined(log.request_id, target)
+            return True
+        return bool(shared.seal(target))
+
+
+def joined_target(log: RequestLog) -> str | None:
+    """The session ``log``'s session was sealed into by a join, or None (may ask the backend once)."""
+    shared = log.shared
+    if shared is None:
+        return None
+    with log.lock:
+        target = shared.joined_to()
+    return None if target is None else str(target)
 
 
 def _make_room(conf: StateSettings, now: float, *, evict_live: bool) -> bool:

@@ -2,8 +2,9 @@
 
 Each session is three keys sharing one hash tag (so a Redis Cluster keeps them on one shard):
 ``<prefix>{<id>}:l`` the retained entries (a list, trimmed to ``max_calls``), ``:m`` a hash with the
-version (entries ever appended) and the owner digest, ``:f`` every data-flow label (never trimmed:
-labels only accumulate). Every round trip refreshes the idle TTL of all three.
+version (entries ever appended), the owner digest and, for a session sealed into another by a join,
+that session's id (``j``); ``:f`` every data-flow label (never trimmed: labels only accumulate).
+Every round trip refreshes the idle TTL of all three.
 
 Faults fail closed: a refused connection, a reply slower than the deadline, or a reply of the wrong
 shape raises :class:`SessionFault` (``state_unavailable``). After a fault the backend stays "down" for
@@ -29,13 +30,15 @@ SESSION_INVALID = "session_invalid"
 # KEYS: list, meta, facts. ARGV: expected version, owner, ttl ms, max entries, max labels, n entries,
 # entries..., labels... Replies: {1, v} appended (or current); {0, v, reset, entries, labels} the mirror
 # is stale (with every label, so replicas on different policy versions still share the labels each
-# call added); {-1} the session has another owner; {-2} the label bound would be passed. "f" entries
-# (labels set by code) join the label set too, so a trimmed history never loses one.
+# call added); {-1} the session has another owner; {-2} the label bound would be passed; {-3, id} the
+# session was sealed into session ``id`` (its calls count there). "f" entries (labels set by code)
+# join the label set too, so a trimmed history never loses one.
 _SCRIPT = """
-local meta = redis.call('HMGET', KEYS[2], 'v', 'o')
+local meta = redis.call('HMGET', KEYS[2], 'v', 'o', 'j')
 local v = tonumber(meta[1] or '0')
 local owner = meta[2]
 if owner and owner ~= ARGV[2] then return {-1} end
+if meta[3] then return {-3, meta[3]} end
 local ttl = tonumber(ARGV[3])
 local expected = tonumber(ARGV[1])
 if expected ~= v then
@@ -70,7 +73,42 @@ if #labels > 0 then redis.call('SADD', KEYS[3], unpack(labels)) end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
 return {1, v}
 """
-_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
+
+# Seal a session with no history into another (a join). KEYS as above; ARGV: owner, target, ttl ms.
+# Replies: {1} sealed into target (now or before; the TTL is refreshed); {0} the session has history
+# (calls or labels), so joining would leave it behind; {-1} another owner; {-3, id} sealed into ``id``.
+# Checking and sealing in one script is what keeps a replica from recording a first call beside it.
+_SEAL = """
+local meta = redis.call('HMGET', KEYS[2], 'v', 'o', 'j')
+if meta[2] and meta[2] ~= ARGV[1] then return {-1} end
+if meta[3] then
+  if meta[3] ~= ARGV[2] then return {-3, meta[3]} end
+elseif tonumber(meta[1] or '0') ~= 0 or redis.call('SCARD', KEYS[3]) > 0 then
+  return {0}
+else
+  redis.call('HSET', KEYS[2], 'o', ARGV[1], 'j', ARGV[2])
+end
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
+return {1}
+"""
+
+# Where a session was sealed into, if anywhere: {owner, target} (either may be nil).
+_PROBE = """
+return redis.call('HMGET', KEYS[2], 'o', 'j')
+"""
+
+
+class _Script:
+    """A Lua script and its digest (EVALSHA first; EVAL once after Redis flushed its script cache)."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+
+RECORD, SEAL, PROBE = _Script(_SCRIPT), _Script(_SEAL), _Script(_PROBE)
 
 
 def owner_digest(user_id: str | None) -> str:
@@ -129,16 +167,16 @@ class RedisBackend:
         tag = f"{self.prefix}{{{session_id}}}"
         return RedisSession(self, session_id, owner, (f"{tag}:l", f"{tag}:m", f"{tag}:f"))
 
-    def run(self, keys: tuple[str, str, str], args: list[Any]) -> Any:
+    def run(self, keys: tuple[str, str, str], args: list[Any], script: _Script = RECORD) -> Any:
         """One round trip: EVALSHA (EVAL once after a Redis restart flushed the script cache)."""
         now = time.monotonic()
         if now < self._down_until:
             raise SessionFault(STATE_UNAVAILABLE, f"session state backend unavailable: {self._down_reason}")
         try:
             try:
-                return self.client.evalsha(_SHA, 3, *keys, *args)
+                return self.client.evalsha(script.sha, 3, *keys, *args)
             except self._noscript:
-                return self.client.eval(_SCRIPT, 3, *keys, *args)
+                return self.client.eval(script.source, 3, *keys, *args)
         except self._errors as exc:
             if isinstance(exc, self._unreachable):
                 with self._lock:
@@ -163,9 +201,23 @@ def _redact(url: str) -> str:
 
 
 class RedisSession:
-    """One session as this process sees it: the mirror's version and, in degraded mode, unsent entries."""
+    """One session as this process sees it: the mirror's version and, in degraded mode, unsent entries.
 
-    __slots__ = ("backend", "keys", "owner", "pending", "session_id", "version")
+    ``joined`` is the session this one was sealed into by a join, once this process knows it;
+    ``checked`` says Redis was asked (a session with history can never be sealed later).
+    """
+
+    __slots__ = (
+        "backend",
+        "checked",
+        "joined",
+        "keys",
+        "owner",
+        "pending",
+        "sealed_at",
+        "session_id",
+        "version",
+    )
 
     def __init__(
         self, backend: RedisBackend, session_id: str, owner: str, keys: tuple[str, str, str]
@@ -176,6 +228,9 @@ class RedisSession:
         self.keys = keys
         self.version = 0
         self.pending: list[str] = []
+        self.checked = False
+        self.joined: str | None = None
+        self.sealed_at = 0.0
 
     @property
     def degraded(self) -> bool:
@@ -205,9 +260,17 @@ class RedisSession:
         if code == 1:
             self.version = version
             self.pending.clear()
+            self.checked = True
             return None
         if code == -1:
             raise SessionFault(SESSION_INVALID, f"session {self.session_id!r} belongs to another user")
+        if code == -3:
+            self.joined, self.checked, self.sealed_at = _text(reply[1]), True, time.monotonic()
+            raise SessionFault(
+                SESSION_INVALID,
+                f"session {self.session_id!r} was joined into another session; its calls count there "
+                "(send the session reference with every call)",
+            )
         if code == -2:
             raise SessionFault(
                 STATE_UNAVAILABLE,
@@ -215,6 +278,7 @@ class RedisSession:
                 "raise max_labels in configure_session_state()",
             )
         assert delta is not None
+        self.checked = True
         if version < self.version:
             # Redis lost state this mirror still holds (restart, eviction, failover): the engine
             # re-sends the whole mirror, appended from version 0 if nobody re-created it first.
@@ -230,6 +294,72 @@ class RedisSession:
     def reseed(self, entries: Sequence[str]) -> None:
         self.pending = list(entries)
 
+    def seal(self, target: str) -> bool:
+        backend = self.backend
+        reply = backend.run(self.keys, [self.owner, target, backend.ttl_ms], SEAL)
+        code = _code(reply, (1, 0, -1, -3))
+        if code == 0:
+            self.checked = True
+            return False
+        if code == -1:
+            raise SessionFault(SESSION_INVALID, f"session {self.session_id!r} belongs to another user")
+        now = time.monotonic()
+        if code == -3:
+            self.joined, self.checked, self.sealed_at = _reply_text(reply, 1), True, now
+            raise SessionFault(SESSION_INVALID, f"session {self.session_id!r} already joined another session")
+        self.joined, self.checked, self.sealed_at = target, True, now
+        return True
+
+    def joined_to(self) -> str | None:
+        """Where this session's calls go, asking Redis once per mirror (and refreshing a seal's TTL).
+
+        A replica that never served this session learns of a join another replica made, so every
+        replica sends the request's calls to one history. The seal's idle TTL is refreshed every
+        quarter TTL while it is in use: calls that go to the joined session never touch this one.
+        """
+        try:
+            if self.joined is None:
+                if not self.checked:
+                    self._probe()
+            elif time.monotonic() - self.sealed_at > self.backend.ttl_ms / 4000:
+                self._refresh(self.joined)
+        except SessionFault as fault:
+            if not (self.backend.degraded and fault.reason == STATE_UNAVAILABLE):
+                raise
+        return self.joined
+
+    def _probe(self) -> None:
+        reply = self.backend.run(self.keys, [], PROBE)
+        if not isinstance(reply, list) or len(reply) != 2:
+            raise SessionFault(STATE_UNAVAILABLE, "session state backend returned an unexpected reply")
+        self.checked = True
+        if reply[0] is not None and reply[1] is not None and _reply_text(reply, 0) == self.owner:
+            self.joined, self.sealed_at = _reply_text(reply, 1), time.monotonic()
+
+    def _refresh(self, target: str) -> None:
+        if not self.seal(target):
+            raise SessionFault(
+                SESSION_INVALID,
+                f"the join of session {self.session_id!r} lapsed and it has calls of its own; refused",
+            )
+
+
+def _code(reply: Any, allowed: tuple[int, ...]) -> int:
+    """The status code of a seal reply; any other shape is a backend fault."""
+    if isinstance(reply, list) and reply and isinstance(reply[0], int) and reply[0] in allowed:
+        if reply[0] != -3 or len(reply) == 2:
+            return int(reply[0])
+    raise SessionFault(STATE_UNAVAILABLE, "session state backend returned an unexpected reply; refused")
+
+
+def _reply_text(reply: list[Any], index: int) -> str:
+    try:
+        return _text(reply[index])
+    except (TypeError, UnicodeDecodeError):
+        raise SessionFault(
+            STATE_UNAVAILABLE, "session state backend returned an unexpected reply; refused"
+        ) from None
+
 
 def _parse(reply: Any) -> tuple[int, int, Delta | None]:
     """Check the reply's shape; anything unexpected is a backend fault, never a guess."""
@@ -238,6 +368,11 @@ def _parse(reply: Any) -> tuple[int, int, Delta | None]:
             raise ValueError("not a list")
         code = reply[0]
         if code in (-1, -2):
+            return code, 0, None
+        if code == -3:
+            if len(reply) != 2:
+                raise ValueError("bad seal")
+            _text(reply[1])
             return code, 0, None
         version = reply[1]
         if not isinstance(version, int) or version < 0:

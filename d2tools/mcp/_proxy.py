@@ -59,7 +59,7 @@ from ._content import (
     wire_value,
 )
 from ._routes import ResourceRoutes
-from ._session import SESSION_META_KEY, SessionTable, use_state
+from ._session import SESSION_META_KEY, call_state, use_state
 from ._upstream import Upstream, UpstreamUnavailable
 
 __all__ = ["REFUSAL_ERROR_CODE", "REFUSAL_META_KEY", "Proxy", "refusal_error", "refusal_result"]
@@ -191,7 +191,6 @@ class Proxy:
         # process's connection.
         self._scope = f"mcp:{instance_name}"
         self._stdio_key = f"{self._scope}:stdio:{uuid.uuid4().hex}"
-        self.sessions = SessionTable()
 
     async def start(self, tg: TaskGroup) -> None:
         """Connect every upstream and build the catalog (fails if one cannot start)."""
@@ -350,7 +349,7 @@ class Proxy:
         policy = self.manager.policy
         try:
             reference = meta.get(SESSION_META_KEY) if meta else None
-            state = self.sessions.state(key, user, reference, policy)
+            state = call_state(key, user, reference)
             with use_state(state):
                 value = await guarded(**arguments)
         finally:

@@ -16,37 +16,34 @@ calls of one session on one history (a token's calls may land on any replica). A
 the user who first used it; the backend keeps other users out.
 
 A client may instead *join* a session another service started, by sending a signed session
-reference in ``_meta["d2/session"]`` (:data:`SESSION_META_KEY`): see :class:`SessionTable`.
+reference in ``_meta["d2/session"]`` (:data:`SESSION_META_KEY`): see :func:`call_state`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
 from d2._toolkit import (
-    CompiledPolicy,
     RequestLog,
     RequestState,
     UserContext,
     joined_state,
+    joined_target,
     push_state,
     refusing_log,
     reset_state,
+    seal_log,
     session_log,
-    share_facts,
 )
 
-__all__ = ["SESSION_META_KEY", "SessionTable", "request_state", "session_id_for", "use_state"]
+__all__ = ["SESSION_META_KEY", "call_state", "request_state", "session_id_for", "use_state"]
 
 SESSION_META_KEY = "d2/session"
 SESSION_INVALID = "session_invalid"
 STATE_UNAVAILABLE = "state_unavailable"
-MAX_JOINED = 100_000
 _MAX_ID = 200
 
 
@@ -87,98 +84,59 @@ def _refused(state: RequestState, detail: str, reason: str = SESSION_INVALID) ->
     return replace(state, log=refusing_log("?", reason, detail))
 
 
-def _has_history(log: RequestLog, policy: CompiledPolicy | None) -> bool:
-    """Whether a request already has calls or labels, here or (shared backend) on another replica.
-
-    A mirror of a Redis session starts empty in a process that has not served it yet, so it is
-    brought up to date first (one round trip); only then does "no history" mean none anywhere.
-    """
-    if log.calls or log.history or log.facts:
-        return True
-    shared = log.shared
-    if shared is None:
-        return False
-    if policy is None:  # nothing to replay the history with: assume there is one (refuse the join)
-        return True
-    with log.lock:
-        share_facts(policy, log, shared, [])  # an empty update: fetch what other replicas recorded
-    return bool(log.calls or log.history or log.facts)
+def _fault(state: RequestState, what: str, exc: Exception) -> RequestState:
+    """A backend fault while checking a join: the call is refused with the fault's reason."""
+    reason = getattr(exc, "reason", None) or STATE_UNAVAILABLE
+    return _refused(state, f"{what}: {getattr(exc, 'detail', exc)}", reason)
 
 
-class SessionTable:
-    """Which MCP requests joined a session another service started, by a signed reference.
+def call_state(key: str, user: UserContext, reference: object = None) -> RequestState:
+    """The request state of one call of MCP request ``key``, joining the session ``reference`` names.
 
     - A reference in ``_meta["d2/session"]`` is verified with the service's session keys
       (``D2_SESSION_KEY`` / ``D2_SESSION_JWKS``): it must be untampered, unexpired and issued to
       this caller's user. A bad one refuses the call (``session_invalid``); it never falls back to
-      a fresh or to the MCP session's own history.
-    - The join must come with the MCP request's first call: once calls were decided on the MCP
-      session's own history (by any replica, with a shared backend), switching to another session
-      would leave that history behind (a way to split a forbidden sequence), so it is refused.
-    - Once joined, the MCP request stays in that session: later calls without the reference count
-      there too; a reference to a different session is refused. A fresh reference to the same
-      session is accepted (references expire; the join does not).
-
-    The binding is kept by this proxy process (bounded, least recently used first). With several
-    replicas, a client that joins should send the reference with every call, so each replica
-    joins the same session on the first call it sees.
+      a fresh or to the MCP request's own history.
+    - The join must come with the MCP request's first call. Joining *seals* the request's own
+      session into the joined one, in one atomic step that also checks it has no history (calls or
+      labels, recorded by any replica). Once calls were decided on the request's own history,
+      switching would leave it behind (a way to split a forbidden sequence): refused.
+    - Once joined, the request stays joined everywhere: the seal lives with the request's own
+      session (in this process, or on Redis for every replica), so later calls without the
+      reference count in the joined session on any replica, a reference to a different session is
+      refused, and a fresh reference to the same session is accepted (references expire; the join
+      does not). A call that raced the join on another replica onto the request's own history is
+      refused, never recorded beside it.
     """
-
-    def __init__(self, limit: int = MAX_JOINED) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._joined: OrderedDict[str, str] = OrderedDict()
-
-    def state(
-        self,
-        key: str,
-        user: UserContext,
-        reference: object = None,
-        policy: CompiledPolicy | None = None,
-    ) -> RequestState:
-        """The request state for one call of MCP request ``key``, joining ``reference`` if given.
-
-        ``policy`` (the proxy's current one) replays another replica's history into this process's
-        mirror when a join has to check that the request has none of its own.
-        """
-        with self._lock:
-            bound = self._joined.get(key)
-            if bound is not None:
-                self._joined.move_to_end(key)
-        if reference is None:
-            if bound is None:
-                return request_state(key, user)
-            return RequestState(user, session_log(bound, user))
-        base = RequestState(user, RequestLog())
-        if not isinstance(reference, str) or not reference:
-            return _refused(base, f"_meta[{SESSION_META_KEY!r}] must be a session reference string")
-        joined = joined_state(base, reference)
-        target = _joined_id(joined.log)
-        if target is None:
-            return joined  # refuses every call, with the reason the reference failed
-        if bound is not None:
-            if bound != target:
-                return _refused(base, "this MCP session already joined another session")
-            return joined
-        own = request_state(key, user)
-        try:
-            has_history = _has_history(own.log, policy)
-        except Exception as exc:  # a backend fault: the join cannot be checked, so it is refused
-            reason = getattr(exc, "reason", None)
-            return _refused(
-                base, f"cannot check the request's own history: {exc}", reason or STATE_UNAVAILABLE
-            )
-        if has_history:
-            return _refused(
-                base,
-                "a session reference must come with the MCP session's first call; this one already "
-                "has calls of its own",
-            )
-        with self._lock:
-            self._joined[key] = target
-            while len(self._joined) > self._limit:
-                self._joined.popitem(last=False)
+    own = request_state(key, user)
+    try:
+        target = joined_target(own.log)
+    except Exception as exc:  # a backend fault: where this request's calls go is unknown
+        return _fault(own, "cannot read the request's session", exc)
+    if reference is None:
+        return own if target is None else RequestState(user, session_log(target, user))
+    base = RequestState(user, RequestLog())
+    if not isinstance(reference, str) or not reference:
+        return _refused(base, f"_meta[{SESSION_META_KEY!r}] must be a session reference string")
+    joined = joined_state(base, reference)
+    wanted = _joined_id(joined.log)
+    if wanted is None:
+        return joined  # refuses every call, with the reason the reference failed
+    if target is not None:
+        if target != wanted:
+            return _refused(base, "this MCP session already joined another session")
         return joined
+    try:
+        sealed = seal_log(own.log, wanted)
+    except Exception as exc:  # sealed into another session meanwhile, or the backend failed
+        return _fault(base, "cannot join the session", exc)
+    if not sealed:
+        return _refused(
+            base,
+            "a session reference must come with the MCP session's first call; this one already "
+            "has calls of its own",
+        )
+    return joined
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from mcp import Client
 import d2
 from d2._runtime.session_ref import sign_reference
 from d2._sources.session_state import configure_session_state, reset_session_state, session_log
-from d2tools.mcp._session import SessionTable, use_state
+from d2tools.mcp._session import call_state, request_state, use_state
 
 from .conftest import (
     AUDIENCE,
@@ -138,6 +138,25 @@ async def test_a_session_reference_joins_a_session_across_replicas(
         allowed(await call(control, EXPORT, joined(reference(f"svc-{uuid.uuid4().hex}", "agent-7"))))
 
 
+async def test_a_join_on_one_replica_holds_on_another_without_the_reference(
+    replicas: tuple[str, str], issuer: Issuer
+) -> None:
+    """The attack: join with the first call on one replica, send the next without the reference to
+    another, hoping it lands on the request's own (empty) history. The join is sealed on Redis, so
+    the second replica counts the call in the joined session."""
+    first, second = replicas
+    shared = token(issuer)
+    async with http_client(first, shared) as a:
+        allowed(await call(a, NOTES, joined(reference(f"svc-{uuid.uuid4().hex}", "agent-7"))))
+    async with http_client(second, shared) as b:
+        result = await call(b, EXPORT)
+        refused(result, "sequence_violation")
+        assert refusal(result)["rule"] == SEQUENCE_RULE
+        # And a reference to a different session is refused there too: the join is everywhere.
+        other = reference(f"svc-{uuid.uuid4().hex}", "agent-7")
+        refused(await call(b, NOTES, joined(other)), "session_invalid")
+
+
 def _tampered(ref: str) -> str:
     head, body, mac = ref.split(".")
     return f"{head}.{body}.{mac[:-2]}{'AA' if not mac.endswith('AA') else 'BB'}"
@@ -221,26 +240,49 @@ def _decide(state: d2.RequestState | Any, tool: str) -> str:
 
 
 @pytest.mark.usefixtures("local_sessions")
-def test_the_table_joins_sticks_and_refuses_in_process() -> None:
+def test_joins_stick_and_refuse_in_process() -> None:
     user = d2.UserContext("agent-7", frozenset({"support"}))
     started = session_log("svc-local", user)  # the session another service (here: this process) began
-    table = SessionTable()
     ref = reference("svc-local", "agent-7")
-    state = table.state("k1", user, ref)
+    state = call_state("k1", user, ref)
     assert state.log is started
     assert _decide(state, "crm.read_notes") == "allowed"
-    assert table.state("k1", user).log is started  # sticky without the reference
-    assert _decide(table.state("k1", user), "crm.export_customers") == "sequence_violation"
+    assert call_state("k1", user).log is started  # sticky without the reference
+    assert _decide(call_state("k1", user), "crm.export_customers") == "sequence_violation"
+    # The request's own session is sealed: nothing is ever recorded beside the joined one.
+    assert _decide(request_state("k1", user), "crm.read_notes") == "session_invalid"
     # The join outlives the reference; a renewed reference to the same session is accepted.
-    assert table.state("k1", user, reference("svc-local", "agent-7", ttl=300)).log is started
+    assert call_state("k1", user, reference("svc-local", "agent-7", ttl=300)).log is started
     # A session this process does not hold cannot be joined in-process (Redis is needed for that).
-    assert _decide(table.state("k2", user, reference("svc-elsewhere", "agent-7")), "crm.read_notes") == (
+    assert _decide(call_state("k2", user, reference("svc-elsewhere", "agent-7")), "crm.read_notes") == (
         "session_invalid"
     )
     # Another user's call with this reference is refused.
     mallory = d2.UserContext("mallory", frozenset({"support"}))
-    assert _decide(table.state("k3", mallory, ref), "crm.read_notes") == "session_invalid"
+    assert _decide(call_state("k3", mallory, ref), "crm.read_notes") == "session_invalid"
     # A request with calls of its own cannot switch sessions; it keeps its own history.
-    assert _decide(table.state("k4", user), "crm.read_notes") == "allowed"
-    assert _decide(table.state("k4", user, ref), "crm.post_webhook") == "session_invalid"
-    assert _decide(table.state("k4", user), "crm.export_customers") == "sequence_violation"
+    assert _decide(call_state("k4", user), "crm.read_notes") == "allowed"
+    assert _decide(call_state("k4", user, ref), "crm.post_webhook") == "session_invalid"
+    assert _decide(call_state("k4", user), "crm.export_customers") == "sequence_violation"
+    # A reference to another session, on a request that joined one, is refused.
+    started_too = session_log("svc-local-2", user)
+    assert started_too is not started
+    assert _decide(call_state("k1", user, reference("svc-local-2", "agent-7")), "crm.read_notes") == (
+        "session_invalid"
+    )
+
+
+def test_a_join_that_cannot_be_sealed_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis down: neither the join nor a call whose session is unknown goes through (fail closed)."""
+    for name in ("D2_STATE_URL", "D2_SESSION_KEY", "D2_SESSION_JWKS", "D2_STATE_DEGRADED"):
+        monkeypatch.delenv(name, raising=False)
+    reset_session_state()
+    try:
+        configure_session_state(f"redis://127.0.0.1:{free_port()}/0", signing_key=SECRET, timeout=0.2)
+        d2.configure_rbac_sync(POLICY, instance_name="mcp-sessions")
+        user = d2.UserContext("agent-7", frozenset({"support"}))
+        joining = call_state("k-down", user, reference("svc-remote", "agent-7"))
+        assert _decide(joining, "crm.read_notes") == "state_unavailable"
+        assert _decide(call_state("k-down", user), "crm.read_notes") == "state_unavailable"
+    finally:
+        reset_session_state()
