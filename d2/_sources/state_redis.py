@@ -203,13 +203,11 @@ def _redact(url: str) -> str:
 class RedisSession:
     """One session as this process sees it: the mirror's version and, in degraded mode, unsent entries.
 
-    ``joined`` is the session this one was sealed into by a join, once this process knows it;
-    ``checked`` says Redis was asked (a session with history can never be sealed later).
+    ``joined`` is the session this one was sealed into by a join, once this process knows it.
     """
 
     __slots__ = (
         "backend",
-        "checked",
         "joined",
         "keys",
         "owner",
@@ -228,7 +226,6 @@ class RedisSession:
         self.keys = keys
         self.version = 0
         self.pending: list[str] = []
-        self.checked = False
         self.joined: str | None = None
         self.sealed_at = 0.0
 
@@ -260,12 +257,11 @@ class RedisSession:
         if code == 1:
             self.version = version
             self.pending.clear()
-            self.checked = True
             return None
         if code == -1:
             raise SessionFault(SESSION_INVALID, f"session {self.session_id!r} belongs to another user")
         if code == -3:
-            self.joined, self.checked, self.sealed_at = _text(reply[1]), True, time.monotonic()
+            self.joined, self.sealed_at = _text(reply[1]), time.monotonic()
             raise SessionFault(
                 SESSION_INVALID,
                 f"session {self.session_id!r} was joined into another session; its calls count there "
@@ -278,7 +274,6 @@ class RedisSession:
                 "raise max_labels in configure_session_state()",
             )
         assert delta is not None
-        self.checked = True
         if version < self.version:
             # Redis lost state this mirror still holds (restart, eviction, failover): the engine
             # re-sends the whole mirror, appended from version 0 if nobody re-created it first.
@@ -299,27 +294,28 @@ class RedisSession:
         reply = backend.run(self.keys, [self.owner, target, backend.ttl_ms], SEAL)
         code = _code(reply, (1, 0, -1, -3))
         if code == 0:
-            self.checked = True
             return False
         if code == -1:
             raise SessionFault(SESSION_INVALID, f"session {self.session_id!r} belongs to another user")
         now = time.monotonic()
         if code == -3:
-            self.joined, self.checked, self.sealed_at = _reply_text(reply, 1), True, now
+            self.joined, self.sealed_at = _reply_text(reply, 1), now
             raise SessionFault(SESSION_INVALID, f"session {self.session_id!r} already joined another session")
-        self.joined, self.checked, self.sealed_at = target, True, now
+        self.joined, self.sealed_at = target, now
         return True
 
     def joined_to(self) -> str | None:
-        """Where this session's calls go, asking Redis once per mirror (and refreshing a seal's TTL).
+        """Where this session's calls go (and, while they go elsewhere, refresh the seal's TTL).
 
-        A replica that never served this session learns of a join another replica made, so every
-        replica sends the request's calls to one history. The seal's idle TTL is refreshed every
-        quarter TTL while it is in use: calls that go to the joined session never touch this one.
+        Redis is asked while this mirror has seen no history (version 0): only then can another
+        replica still seal it. So a replica that never served this request learns of a join made
+        elsewhere before its first call, and one round trip per call is the most it costs, until
+        the request's first recorded call. The seal's idle TTL is refreshed every quarter TTL while
+        it is in use: calls that go to the joined session never touch this one.
         """
         try:
             if self.joined is None:
-                if not self.checked:
+                if self.version == 0:
                     self._probe()
             elif time.monotonic() - self.sealed_at > self.backend.ttl_ms / 4000:
                 self._refresh(self.joined)
@@ -332,7 +328,6 @@ class RedisSession:
         reply = self.backend.run(self.keys, [], PROBE)
         if not isinstance(reply, list) or len(reply) != 2:
             raise SessionFault(STATE_UNAVAILABLE, "session state backend returned an unexpected reply")
-        self.checked = True
         if reply[0] is not None and reply[1] is not None and _reply_text(reply, 0) == self.owner:
             self.joined, self.sealed_at = _reply_text(reply, 1), time.monotonic()
 

@@ -122,6 +122,8 @@ def call_state(key: str, user: UserContext, reference: object = None) -> Request
     wanted = _joined_id(joined.log)
     if wanted is None:
         return joined  # refuses every call, with the reason the reference failed
+    if wanted == own.log.request_id:
+        return own  # a reference to this very request's session: nothing to join
     if target is not None:
         if target != wanted:
             return _refused(base, "this MCP session already joined another session")

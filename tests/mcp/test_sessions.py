@@ -286,3 +286,13 @@ def test_a_join_that_cannot_be_sealed_is_refused(monkeypatch: pytest.MonkeyPatch
         assert _decide(call_state("k-down", user), "crm.read_notes") == "state_unavailable"
     finally:
         reset_session_state()
+
+
+@pytest.mark.usefixtures("local_sessions")
+def test_a_reference_to_the_requests_own_session_is_no_join() -> None:
+    user = d2.UserContext("agent-7", frozenset({"support"}))
+    own = request_state("k-self", user)
+    assert _decide(own, "crm.read_notes") == "allowed"
+    state = call_state("k-self", user, reference("k-self", "agent-7"))
+    assert state.log is own.log  # not sealed into itself (which would refuse every call)
+    assert _decide(state, "crm.export_customers") == "sequence_violation"

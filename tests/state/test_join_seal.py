@@ -57,6 +57,19 @@ def test_a_sealed_session_refuses_calls_and_names_the_joined_one(
     assert redis_client(a.url).llen(f"d2:s:{{{sid}}}:l") == 0
 
 
+def test_a_replica_keeps_asking_until_the_request_has_history(replicas: list[RedisBackend], sid: str) -> None:
+    a, b, _ = replicas
+    seen_by_b = _own(b, sid)
+    assert seen_by_b.joined_to() is None  # nothing yet
+    assert _own(a, sid).seal("svc-1") is True  # the join lands on another replica afterwards
+    assert seen_by_b.joined_to() == "svc-1"  # still no history here: asked again, and redirected
+    recorded = _own(b, f"{sid}-own")
+    assert recorded.commit(("cdb.read",), ()) is None
+    # With history the request can never be sealed, so a replica stops asking (no round trip).
+    redis_client(b.url).hset(f"d2:s:{{{sid}-own}}:m", "j", "svc-forged")
+    assert recorded.joined_to() is None
+
+
 def test_a_session_with_history_cannot_be_sealed(replicas: list[RedisBackend], sid: str) -> None:
     a, b, _ = replicas
     assert _own(b, sid).commit(("cdb.read",), ()) is None
