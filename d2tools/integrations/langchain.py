@@ -55,7 +55,7 @@ def guard_tool(tool: BaseTool, tool_id: str | None = None, *, instance_name: str
     if not isinstance(tool, BaseTool):
         raise TypeError(
             f"guard_tool() takes a LangChain BaseTool (e.g. from @tool), got {type(tool).__name__}; "
-            "for a plain function use @d2_guard below @tool"
+            "for a plain function make it a tool first: guard_tool(tool(fn))"
         )
     refusal = _refusal_exception()
 
@@ -63,12 +63,18 @@ def guard_tool(tool: BaseTool, tool_id: str | None = None, *, instance_name: str
         raise refusal(refusal_for(exc).text)
 
     name = tool_id or tool.name
+    # The guarded copy validates the arguments and handles errors as the original was set up to; the
+    # original then only runs: its errors reach that handling, and its raw output (a content and
+    # artifact pair included) reaches the output rules and the guarded copy's formatting.
+    inner = tool.model_copy(
+        update={"handle_tool_error": False, "handle_validation_error": False, "response_format": "content"}
+    )
 
     def run(**kwargs: Any) -> Any:
-        return tool.invoke(kwargs)
+        return inner.invoke(kwargs)
 
     async def arun(**kwargs: Any) -> Any:
-        return await tool.ainvoke(kwargs)
+        return await inner.ainvoke(kwargs)
 
     run.__name__ = arun.__name__ = tool.name
     schema = tool.args_schema if tool.args_schema is not None else tool.get_input_schema()
@@ -82,6 +88,7 @@ def guard_tool(tool: BaseTool, tool_id: str | None = None, *, instance_name: str
         return_direct=tool.return_direct,
         response_format=tool.response_format,
         handle_tool_error=_error_handler(tool.handle_tool_error, refusal),
+        handle_validation_error=tool.handle_validation_error,
     )
 
 

@@ -31,8 +31,15 @@ def test_example_runs(title: str, code: str, tmp_path: Path, monkeypatch: pytest
 
 
 def test_the_sample_refusal_is_what_the_adapters_send(tmp_path: Path) -> None:
+    """The sample is the refusal of the page's own call under the page's own policy, rule line included."""
     (sample,) = re.findall(r"```text\n(.*?)\n```", TEXT, flags=re.S)
-    exc = d2.PermissionDeniedError(
-        reason="input_validation", tool_id="mail.send", location="/p/policy.yaml:9:13"
-    )
-    assert refusal_for(exc).text == sample
+    (policy,) = re.findall(r"```yaml\n(.*?)```", TEXT, flags=re.S)
+    (tmp_path / "policy.yaml").write_text(policy)
+    d2.configure_rbac_sync(tmp_path / "policy.yaml")
+
+    @d2.d2_guard("mail.send", on_deny=lambda exc: refusal_for(exc).text)
+    def send(to: str, body: str) -> str:
+        return f"sent to {to}"
+
+    with d2.set_user_context("alice", ["assistant"]):
+        assert send("x@evil.example", "hi") == sample

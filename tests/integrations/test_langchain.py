@@ -77,3 +77,35 @@ def test_the_tools_own_errors_keep_their_handling(policy: Path) -> None:
 def test_guard_tool_rejects_a_plain_function() -> None:
     with pytest.raises(TypeError, match="BaseTool"):
         guard_tool(mail_send)  # type: ignore[arg-type]
+
+
+def test_the_tools_own_errors_keep_their_status_and_validation_handling(policy: Path) -> None:
+    def broken() -> str:
+        """Fails."""
+        raise lc_tools.ToolException("disk full")
+
+    lenient_tool = lc_tools.tool(broken)
+    lenient_tool.handle_tool_error = True
+    checked_tool = lc_tools.tool(mail_send)
+    checked_tool.handle_validation_error = True
+    with d2.set_user_context("alice", ["assistant"]):
+        failed = guard_tool(lenient_tool, "inbox.read").invoke(call("broken", {}))
+        invalid = guard_tool(checked_tool, "mail.send").invoke(call("mail_send", {"to": 1}))
+    assert (failed.status, failed.content) == ("error", "disk full")  # as the original reports it
+    assert invalid.status == "error" and invalid.content == "Tool input validation error"
+
+
+def test_a_content_and_artifact_tool_keeps_its_artifact(policy: Path) -> None:
+    @lc_tools.tool(response_format="content_and_artifact")
+    def read() -> tuple[str, dict[str, list[int]]]:
+        """Read the inbox."""
+        return "2 messages", {"ids": [1, 2]}
+
+    with d2.set_user_context("alice", ["assistant"]):
+        reply = guard_tool(read, "inbox.read").invoke(call("read", {}))
+    assert (reply.status, reply.content, reply.artifact) == ("success", "2 messages", {"ids": [1, 2]})
+
+
+def test_guard_tool_on_a_plain_function_says_to_make_it_a_tool() -> None:
+    with pytest.raises(TypeError, match=r"guard_tool\(tool\(fn\)\)"):
+        guard_tool(mail_send)  # type: ignore[arg-type]
