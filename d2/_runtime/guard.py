@@ -402,12 +402,24 @@ def _decorate(fn: Any, tool_id: str | None, on_deny: Any, strict: bool | None, i
 
 def _not_a_function(obj: Any) -> str:
     """Say what to do when ``@d2_guard`` meets a framework's tool object instead of a function."""
-    kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    module = type(obj).__module__
+    kind = f"{module}.{type(obj).__qualname__}"
+    head = f"@d2_guard decorates a function, but got an instance of {kind}"
+    if module.startswith("langchain"):
+        return (
+            f"{head}. Guard a LangChain tool object with d2tools.integrations.langchain.guard_tool(tool), "
+            "so a refusal reaches the model as a ToolMessage (see docs/integrations.md)."
+        )
+    if module.startswith("agents"):
+        return (
+            f"{head}. Put @d2_guard below @function_tool(failure_error_function=tool_error), directly on "
+            "the function, or guard the tool object with guard_function_tool(tool); both from "
+            "d2tools.integrations.openai_agents (see docs/integrations.md)."
+        )
     return (
-        f"@d2_guard decorates a function, but got an instance of {kind}. A framework's tool decorator "
-        "(OpenAI Agents @function_tool, LangChain @tool, ...) returns a tool object: put @d2_guard "
-        "below it, directly on the function, or guard the tool object with the adapter in "
-        "d2tools.integrations (see docs/integrations.md)."
+        f"{head}. A framework's tool decorator returns a tool object: put @d2_guard below it, directly "
+        "on the function, or guard the tool object with the adapter in d2tools.integrations (see "
+        "docs/integrations.md)."
     )
 
 

@@ -394,6 +394,14 @@ CODES: dict[str, CodeInfo] = {
             "scan",
         ),
         _c(
+            "D2S012",
+            E,
+            "The guard is above a framework's tool decorator (`@agent.tool_plain`, `@server.tool`, "
+            "`@tool`, ...), which registers the unguarded function or returns a tool object.",
+            "Put `@d2_guard` below the tool decorator, or use the adapter in `d2tools.integrations`.",
+            "scan",
+        ),
+        _c(
             "D2M001",
             W,
             "`allow: false` is enforced here; the vendor SDK still granted the tool.",

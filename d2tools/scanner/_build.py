@@ -97,6 +97,16 @@ class Builder:
             msg = "d2_guard is applied to a staticmethod/classmethod/property object and refuses it"
             hint = "put @d2_guard below @staticmethod/@classmethod/@property, directly on the function"
             self._finding(FindingCode.GUARD_ABOVE_DESCRIPTOR, msg, decorator, Severity.ERROR, hint)
+        registering = next((d for d in below if _registers_tool(d.decorator)), None)
+        if registering is not None:
+            shown = cst.Module([]).code_for_node(registering.decorator)
+            msg = (
+                f"d2_guard is above @{shown}, which registers the function it gets: the framework "
+                "keeps the unguarded function (Pydantic AI and FastMCP: every call bypasses the "
+                "policy; LangChain and the OpenAI Agents SDK: a TypeError at import)"
+            )
+            hint = f"put @d2_guard below @{shown}, or use the adapter in d2tools.integrations"
+            self._finding(FindingCode.GUARD_ABOVE_TOOL_DECORATOR, msg, decorator, Severity.ERROR, hint)
         info = self._collector.functions[node]
         self._add(use, info, decorator, GuardForm.DECORATOR)
 
@@ -203,6 +213,22 @@ class Builder:
         self.findings.setdefault(
             (code.value, line, col), ScanFinding(code, message, severity, self.file, line, col, hint)
         )
+
+
+# Decorators that hand the function to a framework's registry: ``@agent.tool_plain``,
+# ``@agent.tool``, ``@server.tool(...)``, ``@server.prompt``, ``@server.resource("uri")``, and the
+# tool-object factories ``@tool`` (LangChain) and ``@function_tool`` (OpenAI Agents SDK).
+_REGISTERING_ATTRIBUTES = frozenset({"tool", "tool_plain", "prompt", "resource"})
+_REGISTERING_NAMES = frozenset({"tool", "function_tool"})
+
+
+def _registers_tool(expr: cst.BaseExpression) -> bool:
+    """Whether a decorator looks like a framework's tool registration (read from the source alone)."""
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value in _REGISTERING_ATTRIBUTES
+    return isinstance(expr, cst.Name) and expr.value in _REGISTERING_NAMES
 
 
 def _first_positional(call: cst.Call) -> cst.BaseExpression | None:

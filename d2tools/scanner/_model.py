@@ -81,6 +81,7 @@ class FindingCode(str, Enum):
     GUARD_ABOVE_DESCRIPTOR = "D2S009"
     INTERNAL_ERROR = "D2S010"
     GUARDED_CLASS = "D2S011"
+    GUARD_ABOVE_TOOL_DECORATOR = "D2S012"
 
     def __str__(self) -> str:
         return self.value

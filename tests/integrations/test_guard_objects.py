@@ -18,7 +18,8 @@ def test_stacked_above_openai_function_tool_says_what_to_do() -> None:
         d2.d2_guard("mail.send")(tool)
     message = str(info.value)
     assert "agents.tool.FunctionTool" in message
-    assert "put @d2_guard below it" in message and "d2tools.integrations" in message
+    assert "Put @d2_guard below @function_tool(failure_error_function=tool_error)" in message
+    assert "guard_function_tool(tool)" in message and "d2tools.integrations.openai_agents" in message
     assert len(message) < 400
 
 
@@ -29,8 +30,10 @@ def test_stacked_above_langchain_tool_says_what_to_do() -> None:
         """Send."""
         return to
 
-    with pytest.raises(TypeError, match="put @d2_guard below it"):
+    with pytest.raises(TypeError) as info:
         d2.d2_guard("mail.send")(lc.tool(send))
+    assert "d2tools.integrations.langchain.guard_tool(tool)" in str(info.value)
+    assert len(str(info.value)) < 400
 
 
 def test_a_class_is_not_a_function() -> None:
