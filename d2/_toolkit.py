@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from d2._base.diagnostics import Diagnostic, Location, Severity
     from d2._base.suggest import suggest
+    from d2._core.callkeys import UNSEEN
     from d2._core.model import CompiledPolicy, Grant, MissingAttribute
     from d2._core.origins import RequestValues, origins_of
     from d2._core.state import RequestLog, RequestState, UserContext
@@ -59,6 +60,7 @@ _WHERE = {
     "Location": "d2._base.diagnostics",
     "Severity": "d2._base.diagnostics",
     "suggest": "d2._base.suggest",
+    "UNSEEN": "d2._core.callkeys",
     "CompiledPolicy": "d2._core.model",
     "Grant": "d2._core.model",
     "MissingAttribute": "d2._core.model",
@@ -124,6 +126,7 @@ __all__ = [
     "DEVELOPER_TOKEN",
     "POLICY_NAMES",
     "RUNTIME_TOKEN",
+    "UNSEEN",
     "Binder",
     "CompileResult",
     "CompiledPolicy",

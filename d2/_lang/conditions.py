@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from d2._base.diagnostics import Location
-from d2._core.callkeys import CALL, CHECKED
+from d2._core.callkeys import CALL, CHECKED, UNSEEN
 from d2._core.model import Violation
 from d2._lang.constraint import compile_constraint, report
 from d2._lang.each import item_failure, list_hint
@@ -80,6 +80,8 @@ class InputConditions:
                 if param.constraint.required:
                     return self._missing(param)
                 continue
+            elif value is UNSEEN:
+                return self._unseen(param)
             else:
                 try:
                     value = _take_snapshot(args, name, value)
@@ -92,6 +94,16 @@ class InputConditions:
                 except Opaque as exc:
                     return _opaque(param, self.location, exc)
         return None
+
+    def _unseen(self, param: _Param) -> Violation:
+        return Violation(
+            Reason.INPUT_VALIDATION,
+            param.name,
+            "required",
+            self.location,
+            f"parameter '{param.name}' was not passed and the tool picks its own value, which this "
+            "condition cannot check; pass it explicitly",
+        )
 
     def _missing(self, param: _Param) -> Violation:
         return Violation(

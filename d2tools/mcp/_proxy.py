@@ -46,6 +46,7 @@ from d2 import PermissionDeniedError, Reason, UserContext, d2_guard, get_policy_
 from d2._toolkit import record_refusal
 from d2tools.integrations._refusal import Refusal, refusal_for
 
+from ._arguments import ArgumentPlan, declared_names, declared_properties, without_unseen
 from ._auth import JwtVerifier, token_key, user_from_claims
 from ._config import ProxyConfig
 from ._content import (
@@ -84,6 +85,7 @@ class _Entry:
     name: str
     tool: Tool
     guarded: Callable[..., Awaitable[Any]]
+    declared: dict[str, Any] | None  # the arguments the tool declares, with their defaults
 
 
 def refusal_result(refusal: Refusal) -> CallToolResult:
@@ -105,6 +107,7 @@ class _PromptEntry:
     name: str
     prompt: Prompt
     guarded: Callable[..., Awaitable[Any]]
+    declared: dict[str, Any] | None  # the prompt's argument names (prompts declare no defaults)
 
 
 def refusal_error(refusal: Refusal) -> MCPError:
@@ -138,7 +141,7 @@ def _guarded_call(
     upstream: Upstream, name: str, tool_id: str, instance: str
 ) -> Callable[..., Awaitable[Any]]:
     async def fetch(**arguments: Any) -> WireResult:
-        return await upstream.call(name, arguments)
+        return await upstream.call(name, without_unseen(arguments))
 
     return _guarded(fetch, wire_value, tool_id, instance, f"mcp_{upstream.name}_{name}")
 
@@ -147,7 +150,7 @@ def _guarded_prompt(
     upstream: Upstream, name: str, tool_id: str, instance: str
 ) -> Callable[..., Awaitable[Any]]:
     async def fetch(**arguments: Any) -> WireResult:
-        return await upstream.get_prompt(name, arguments)
+        return await upstream.get_prompt(name, without_unseen(arguments))
 
     return _guarded(fetch, prompt_value, tool_id, instance, f"mcp_{upstream.name}_prompt_{name}")
 
@@ -189,6 +192,8 @@ class Proxy:
         # Request keys name backend sessions: stable across replicas (the same token or HTTP session
         # on another proxy process meets the same history), except stdio, whose one client is this
         # process's connection.
+        # Per tool or prompt id: how its arguments are completed under the current policy.
+        self._plans: dict[str, ArgumentPlan] = {}
         self._scope = f"mcp:{instance_name}"
         self._stdio_key = f"{self._scope}:stdio:{uuid.uuid4().hex}"
 
@@ -213,11 +218,13 @@ class Proxy:
                     else _guarded_call(upstream, tool.name, tool_id, self.instance_name)
                 )
                 public = tool.model_copy(update={"name": tool_id})
-                catalog[tool_id] = _Entry(tool_id, upstream, tool.name, public, guarded)
+                declared = declared_properties(tool.input_schema)
+                catalog[tool_id] = _Entry(tool_id, upstream, tool.name, public, guarded, declared)
         self.readers = self._build_readers(catalog)
         self.prompts = self._build_prompts(catalog)
         self.routes = ResourceRoutes([u for u in self.upstreams if u.serves_resources])
         self.catalog = catalog
+        self._plans = {}
 
     def _kind_id(self, upstream: Upstream, kind: str, name: str) -> str:
         """The tool id of a prompt or of resource reads: the tool-id format with ``<kind>.<name>``."""
@@ -256,7 +263,8 @@ class Proxy:
                     else _guarded_prompt(upstream, prompt.name, tool_id, self.instance_name)
                 )
                 public = prompt.model_copy(update={"name": tool_id})
-                prompts[tool_id] = _PromptEntry(upstream, prompt.name, public, guarded)
+                declared = declared_names(a.name for a in prompt.arguments or ())
+                prompts[tool_id] = _PromptEntry(upstream, prompt.name, public, guarded, declared)
         return prompts
 
     async def aclose(self) -> None:
@@ -324,6 +332,15 @@ class Proxy:
         entry = self.catalog.get(name)
         return entry.tool.input_schema if entry is not None else None
 
+    def _arguments(
+        self, tool_id: str, declared: dict[str, Any] | None, policy: Any, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Complete ``arguments`` as the tool's declaration says (see ``_arguments``), per policy version."""
+        plan = self._plans.get(tool_id)
+        if plan is None or plan.policy is not policy:
+            plan = self._plans[tool_id] = ArgumentPlan.build(policy, tool_id, declared)
+        return plan.apply(tool_id, arguments)
+
     async def _run(
         self,
         ctx: Any,
@@ -332,13 +349,17 @@ class Proxy:
         arguments: dict[str, Any],
         meta: Mapping[str, Any] | None,
         finish: Callable[[UserContext, WireResult, Any, Any], _T],
+        entry: _Entry | _PromptEntry | None = None,
     ) -> _T:
         """Run the guard around one upstream request, then ``finish(user, wire, original, value)``.
 
         ``finish`` maps the upstream's wire result, the value the guard saw and the sanitized value
         to the answer; raises what the guard, the upstream or ``finish`` raised (:meth:`_refusal`
-        names the refusal). A result ``finish`` withholds (:class:`UncheckedBlocks`) is recorded as a
-        refusal decision after the guard's allow, as the guard records one of its own output rules.
+        names the refusal). The arguments of a listed tool or prompt (``entry``) are completed from
+        its declaration before the guard decides (``_arguments``). A refusal decided outside the
+        guard (a policy naming an undeclared argument, an upstream that failed after the allow, a
+        result ``finish`` withholds) is recorded as a refusal decision too, so every refusal the
+        client sees is in the decision log.
         """
         who = self.caller(ctx)
         if who is None:
@@ -350,8 +371,18 @@ class Proxy:
         try:
             reference = meta.get(SESSION_META_KEY) if meta else None
             state = call_state(key, user, reference)
-            with use_state(state):
-                value = await guarded(**arguments)
+            if entry is not None:
+                try:
+                    arguments = self._arguments(tool_id, entry.declared, policy, arguments)
+                except PermissionDeniedError:
+                    record_refusal(tool_id, state, str(Reason.INTERNAL_ERROR), policy)
+                    raise
+            try:
+                with use_state(state):
+                    value = await guarded(**arguments)
+            except UpstreamUnavailable:
+                record_refusal(tool_id, state, "upstream_unavailable", policy)
+                raise
         finally:
             _RAW.reset(raw_token)
         if not box:  # pragma: no cover - the guard returned without running the body
@@ -409,6 +440,7 @@ class Proxy:
                 dict(params.arguments or {}),
                 params.meta,
                 partial(self._tool_result, params.name),
+                entry,
             )
         except MCPError:
             raise  # the upstream's own protocol error (e.g. invalid params) is relayed as it came
@@ -438,6 +470,7 @@ class Proxy:
                 dict(params.arguments or {}),
                 params.meta,
                 partial(self._prompt_result, params.name),
+                entry,
             )
         except MCPError:
             raise
