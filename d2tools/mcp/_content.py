@@ -31,6 +31,7 @@ __all__ = [
     "from_value",
     "prompt_from_value",
     "prompt_value",
+    "require_unicode",
     "resource_from_value",
     "resource_value",
     "to_value",
@@ -71,7 +72,40 @@ def _parse(text: str) -> Any:
 
 
 def _dump(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """Text for a sanitized value; always encodable (a lone surrogate would kill the SDK's writer)."""
+    if isinstance(value, str):
+        require_unicode(value)
+        return value
+    text = json.dumps(value, ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a "\ud800" escape: keep it escaped
+            return json.dumps(value)
+    return text
+
+
+def require_unicode(tree: Any) -> None:
+    """Raise :class:`UncheckedBlocks` if any string in ``tree`` cannot be written as UTF-8.
+
+    JSON lets a server send a lone surrogate (``"\ud800"``); Python keeps it in the ``str``, and the
+    SDK's writer then fails on the whole connection, not on one answer. Every answer the proxy hands
+    the SDK passes through here first, so such a result is withheld instead.
+    """
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise UncheckedBlocks("the result holds text that is not valid Unicode") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _is_data(value: Any) -> bool:
@@ -176,16 +210,17 @@ def wire_from_value(wire: WireResult, original: Any, value: Any, *, rules: bool 
     rebuilt result keeps only what the sanitized value says, as the model path does: its content,
     structured content and error flag.
 
-    ``rules``: output rules are in play for this call. Output rules see only the structured content
-    of a result that has it, so then the client never gets the server's own text beside it (it may
-    say more than the structured content, and no rule read it): the text is always the copy of the
-    sanitized object, and non-text blocks beside it raise :class:`UncheckedBlocks` (refused).
+    ``rules``: output rules are in play for this call. The client then gets only what the rules
+    read, always rebuilt from the sanitized value, even when nothing changed: never the server's
+    own text beside structured content (it may say more, and no rule read it; non-text blocks beside
+    it raise :class:`UncheckedBlocks`), never its ``_meta`` or a block's ``_meta``/annotations, and
+    never raw JSON text whose duplicate keys the parser collapsed (the rules saw one value, the raw
+    text holds both).
     """
     structured = wire.get("structuredContent")
-    checked = rules and structured is not None
-    if not checked and (value is original or value == original):
+    if not rules and (value is original or value == original):
         return wire
-    if checked and any(not _wire_is_text(b) for b in wire["content"]):
+    if rules and structured is not None and any(not _wire_is_text(b) for b in wire["content"]):
         raise UncheckedBlocks("non-text content beside structured content, which output rules do not see")
     structured, content = _rebuild(structured, wire["content"], value, _wire_text, _wire_is_text, _wire_block)
     rebuilt: WireResult = {
@@ -221,12 +256,11 @@ def prompt_value(wire: WireResult) -> Any:
 def prompt_from_value(wire: WireResult, original: Any, value: Any, *, rules: bool = False) -> WireResult:
     """Rebuild the prompt around the sanitized ``value``, each message keeping its role.
 
-    With output rules in play the prompt's ``description`` is dropped: no rule read it.
+    With output rules in play the prompt is always rebuilt from the sanitized value: its
+    ``description``, ``_meta`` and the messages' own ``_meta`` are dropped (no rule read them).
     """
-    if value is original or value == original:
-        if not rules or "description" not in wire:
-            return wire
-        return {k: v for k, v in wire.items() if k != "description"}
+    if not rules and (value is original or value == original):
+        return wire
     messages = wire["messages"]
     items = _positional(len(messages), value)
     rebuilt = [
@@ -246,9 +280,12 @@ def resource_value(wire: WireResult) -> Any:
     return _value(None, wire["contents"], _resource_item)
 
 
-def resource_from_value(wire: WireResult, original: Any, value: Any) -> WireResult:
-    """Rebuild the contents around the sanitized ``value``, each keeping its ``uri`` and ``mimeType``."""
-    if value is original or value == original:
+def resource_from_value(wire: WireResult, original: Any, value: Any, *, rules: bool = False) -> WireResult:
+    """Rebuild the contents around the sanitized ``value``, each keeping its ``uri`` and ``mimeType``.
+
+    With output rules in play the contents are always rebuilt (no ``_meta`` no rule read).
+    """
+    if not rules and (value is original or value == original):
         return wire
     contents = wire["contents"]
     rebuilt: list[Any] = []

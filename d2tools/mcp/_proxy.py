@@ -54,6 +54,7 @@ from ._content import (
     WireResult,
     prompt_from_value,
     prompt_value,
+    require_unicode,
     resource_from_value,
     resource_value,
     wire_from_value,
@@ -73,6 +74,9 @@ REFUSAL_META_KEY = "io.d2/refusal"
 # the SDK's own codes in that range are -32000, -32001 and -32020 to -32022).
 REFUSAL_ERROR_CODE = -32003
 _RESERVED = "io.modelcontextprotocol/"
+_OURS = "io.d2/"
+# The code an upstream error that claimed d2's refusal code is relayed with (JSON-RPC internal error).
+_UPSTREAM_ERROR = -32603
 _NO_CACHE = {"ttlMs": 0, "cacheScope": "private"}
 # The upstream's result (wire form) and the value the guard was given, for the call in flight.
 _RAW: ContextVar[list[tuple[WireResult, Any]] | None] = ContextVar("d2_mcp_raw_result", default=None)
@@ -160,17 +164,6 @@ def _guarded_read(upstream: Upstream, tool_id: str, instance: str) -> Callable[.
         return await upstream.read_resource(uri)
 
     return _guarded(fetch, resource_value, tool_id, instance, f"mcp_{upstream.name}_read_resource")
-
-
-def _unknown_call(tool_id: str, instance: str) -> Callable[..., Awaitable[Any]]:
-    """A guard for a name no upstream lists: the policy decides (and logs), then it is refused anyway."""
-
-    async def call(**arguments: Any) -> Any:
-        raise PermissionDeniedError(
-            reason=Reason.UNKNOWN_TOOL, tool_id=tool_id, detail="no upstream lists it"
-        )
-
-    return d2_guard(tool_id, instance_name=instance)(call)
 
 
 class Proxy:
@@ -345,7 +338,7 @@ class Proxy:
         self,
         ctx: Any,
         tool_id: str,
-        guarded: Callable[..., Awaitable[Any]],
+        guarded: Callable[..., Awaitable[Any]] | None,
         arguments: dict[str, Any],
         meta: Mapping[str, Any] | None,
         finish: Callable[[UserContext, WireResult, Any, Any], _T],
@@ -355,7 +348,9 @@ class Proxy:
 
         ``finish`` maps the upstream's wire result, the value the guard saw and the sanitized value
         to the answer; raises what the guard, the upstream or ``finish`` raised (:meth:`_refusal`
-        names the refusal). The arguments of a listed tool or prompt (``entry``) are completed from
+        names the refusal). A name no upstream lists (``guarded`` None) is refused without running
+        the guard: an allow recorded for it would be a workflow step or pattern element that never
+        ran. The arguments of a listed tool or prompt (``entry``) are completed from
         its declaration before the guard decides (``_arguments``). A refusal decided outside the
         guard (a policy naming an undeclared argument, an upstream that failed after the allow, a
         result ``finish`` withholds) is recorded as a refusal decision too, so every refusal the
@@ -371,6 +366,14 @@ class Proxy:
         try:
             reference = meta.get(SESSION_META_KEY) if meta else None
             state = call_state(key, user, reference)
+            if guarded is None:
+                record_refusal(tool_id, state, str(Reason.UNKNOWN_TOOL), policy)
+                raise PermissionDeniedError(
+                    reason=Reason.UNKNOWN_TOOL,
+                    tool_id=tool_id,
+                    location=policy.source if policy is not None else None,
+                    detail="no upstream lists it",
+                )
             if entry is not None:
                 try:
                     arguments = self._arguments(tool_id, entry.declared, policy, arguments)
@@ -413,16 +416,42 @@ class Proxy:
     ) -> WireResult:
         """A ``tools/call`` answer: the upstream's result with the output rules' changes."""
         rules = self.output_rules(tool_id, user)
-        return _own_meta(wire_from_value(wire, original, value, rules=rules))
+        return _answer(wire_from_value(wire, original, value, rules=rules))
 
     def _prompt_result(
         self, tool_id: str, user: UserContext, wire: WireResult, original: Any, value: Any
     ) -> GetPromptResult:
         """A ``prompts/get`` answer: the upstream's messages with the output rules' changes."""
         rules = self.output_rules(tool_id, user)
-        return GetPromptResult.model_validate(
-            _own_meta(prompt_from_value(wire, original, value, rules=rules))
+        return GetPromptResult.model_validate(_answer(prompt_from_value(wire, original, value, rules=rules)))
+
+    def _resource_result(
+        self, tool_id: str, user: UserContext, wire: WireResult, original: Any, value: Any
+    ) -> ReadResourceResult:
+        """A ``resources/read`` answer, never cached by the client or shared between users: each read
+        is a decision of its own."""
+        rules = self.output_rules(tool_id, user)
+        result = {**resource_from_value(wire, original, value, rules=rules), **_NO_CACHE}
+        return ReadResourceResult.model_validate(_answer(result))
+
+    def _relayed(self, exc: MCPError, ctx: Any, tool_id: str) -> MCPError:
+        """The server's JSON-RPC error as the client gets it: as it came, unless that would let it pass
+        for a d2 refusal (d2's code or ``_meta`` key) or carry data past output rules no rule read."""
+        error = exc.error
+        data = error.data
+        forged = error.code == REFUSAL_ERROR_CODE or (
+            isinstance(data, dict) and any(str(k).startswith(_OURS) for k in data)
         )
+        who = self.caller(ctx)
+        ruled = who is None or self.output_rules(tool_id, who[0])
+        if not forged and not ruled:
+            try:
+                require_unicode([error.message, data])
+                return exc
+            except UncheckedBlocks:
+                pass
+        code = _UPSTREAM_ERROR if forged else error.code
+        return MCPError(code, "The tool's server returned an error (its detail was withheld by the policy).")
 
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult | WireResult:
         """Run the whole d2 pipeline around the upstream call; refusals are tool-error results.
@@ -431,19 +460,18 @@ class Proxy:
         protocol version before writing it); a refusal as the SDK's model.
         """
         entry = self.catalog.get(params.name)
-        guarded = entry.guarded if entry is not None else _unknown_call(params.name, self.instance_name)
         try:
             return await self._run(
                 ctx,
                 params.name,
-                guarded,
+                entry.guarded if entry is not None else None,
                 dict(params.arguments or {}),
                 params.meta,
                 partial(self._tool_result, params.name),
                 entry,
             )
-        except MCPError:
-            raise  # the upstream's own protocol error (e.g. invalid params) is relayed as it came
+        except MCPError as exc:
+            raise self._relayed(exc, ctx, params.name) from None  # the server's protocol error
         except Exception as exc:
             return refusal_result(self._refusal(exc, params.name))
 
@@ -461,19 +489,18 @@ class Proxy:
     async def get_prompt(self, ctx: Any, params: GetPromptRequestParams) -> GetPromptResult:
         """``prompts/get`` through the whole pipeline; a refusal is a JSON-RPC error naming its reason."""
         entry = self.prompts.get(params.name)
-        guarded = entry.guarded if entry is not None else _unknown_call(params.name, self.instance_name)
         try:
             return await self._run(
                 ctx,
                 params.name,
-                guarded,
+                entry.guarded if entry is not None else None,
                 dict(params.arguments or {}),
                 params.meta,
                 partial(self._prompt_result, params.name),
                 entry,
             )
-        except MCPError:
-            raise
+        except MCPError as exc:
+            raise self._relayed(exc, ctx, params.name) from None
         except Exception as exc:
             raise refusal_error(self._refusal(exc, params.name)) from None
 
@@ -506,35 +533,34 @@ class Proxy:
         uri = str(params.uri)
         upstream = self.routes.route(uri, single=len(self.upstreams) == 1)
         reader = self.readers.get(upstream.name) if upstream is not None else None
-        if reader is None:
-            tool_id, guarded = "resources.read", _unknown_call("resources.read", self.instance_name)
-        else:
-            tool_id, guarded = reader
+        tool_id, guarded = reader if reader is not None else ("resources.read", None)
+        finish = partial(self._resource_result, tool_id)
         try:
-            return await self._run(ctx, tool_id, guarded, {"uri": uri}, params.meta, _resource_result)
-        except MCPError:
-            raise
+            return await self._run(ctx, tool_id, guarded, {"uri": uri}, params.meta, finish)
+        except MCPError as exc:
+            raise self._relayed(exc, ctx, tool_id) from None
         except Exception as exc:
             raise refusal_error(self._refusal(exc, tool_id)) from None
 
 
-def _resource_result(user: UserContext, wire: WireResult, original: Any, value: Any) -> ReadResourceResult:
-    """A ``resources/read`` answer, never cached by the client or shared between users: each read is
-    a decision of its own."""
-    result = {**resource_from_value(wire, original, value), **_NO_CACHE}
-    return ReadResourceResult.model_validate(_own_meta(result))
+def _answer(wire: WireResult) -> WireResult:
+    """The answer handed to the SDK: the upstream's own stamps removed, and writable as UTF-8."""
+    out = _own_meta(wire)
+    require_unicode(out)
+    return out
 
 
 def _own_meta(wire: WireResult) -> WireResult:
-    """Drop the upstream's protocol-reserved ``_meta`` keys (its server info); the proxy stamps its own.
+    """Drop the upstream's protocol-reserved ``_meta`` keys and any ``io.d2/`` key; the proxy stamps its own.
 
     The SDK's server keeps a ``serverInfo`` stamp the handler set, so the upstream's would otherwise
-    reach the client as the proxy's. ``wire`` is not modified (a copy is returned).
+    reach the client as the proxy's; an ``io.d2/refusal`` from the upstream would pass for a d2
+    refusal. ``wire`` is not modified (a copy is returned).
     """
     meta = wire.get("_meta")
-    if not meta or not any(k.startswith(_RESERVED) for k in meta):
+    if not meta or not any(k.startswith((_RESERVED, _OURS)) for k in meta):
         return wire
-    kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED)}
+    kept = {k: v for k, v in meta.items() if not k.startswith((_RESERVED, _OURS))}
     out = dict(wire)
     if kept:
         out["_meta"] = kept
