@@ -121,7 +121,9 @@ def init(
     if mcp or mcp_url or command:
         from .cmd_mcp import init_mcp
 
-        init_mcp(command or [], mcp_url, name=name, output=output, force=force, stdout=stdout)
+        init_mcp(
+            command or [], mcp_url, name=name, output=output, force=force, stdout=stdout, scenarios=scenarios
+        )
     paths = list(path) if path else [Path(".")]
     for p in paths:
         if not p.exists():

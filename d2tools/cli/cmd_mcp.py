@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ._common import EXIT_FINDINGS, usage_error
+
+if TYPE_CHECKING:
+    from d2tools.mcp._config import AuthSpec, IdentitySpec
 
 __all__ = ["mcp_proxy", "register"]
 
@@ -50,6 +53,43 @@ def _attrs(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             out[key] = raw
     return out
+
+
+def _identity(
+    base: IdentitySpec, user: str | None, role: list[str] | None, attr: list[str] | None
+) -> IdentitySpec:
+    """The config's ``identity:`` with the flags laid over it, key by key (docs: flags override)."""
+    from d2tools.mcp._config import IdentitySpec
+
+    return IdentitySpec(
+        user if user is not None else base.user,
+        tuple(role) if role else base.roles,
+        {**base.attributes, **_attrs(attr or [])},
+    )
+
+
+def _auth(
+    base: AuthSpec | None, jwks: str | None, issuer: str | None, audience: str | None, roles_claim: str | None
+) -> AuthSpec:
+    """The config's ``auth:`` with any of --jwks/--issuer/--audience/--roles-claim laid over it."""
+    import dataclasses
+
+    from d2tools.mcp._config import AuthSpec
+
+    if base is None:
+        if not (jwks and issuer and audience):
+            what = "--roles-claim applies to bearer-token auth, which" if roles_claim else "bearer-token auth"
+            usage_error(
+                f"{what} needs --jwks, --issuer and --audience together (or an 'auth:' section in --config)"
+            )
+        return AuthSpec(jwks=jwks, issuer=issuer, audience=audience, roles_claim=roles_claim or "roles")
+    return dataclasses.replace(
+        base,
+        jwks=jwks or base.jwks,
+        issuer=issuer or base.issuer,
+        audience=audience or base.audience,
+        roles_claim=roles_claim or base.roles_claim,
+    )
 
 
 def default_name(command: list[str]) -> str:
@@ -93,7 +133,10 @@ def mcp_proxy(
     ] = None,
     issuer: Annotated[str | None, typer.Option("--issuer", help="Required token 'iss'.")] = None,
     audience: Annotated[str | None, typer.Option("--audience", help="Required token 'aud'.")] = None,
-    roles_claim: Annotated[str, typer.Option("--roles-claim", help="Claim path of the roles.")] = "roles",
+    roles_claim: Annotated[
+        str | None,
+        typer.Option("--roles-claim", help="Claim path of the roles.  [default: roles]", show_default=False),
+    ] = None,
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="HTTP without tokens: every caller is the configured identity.")
     ] = False,
@@ -106,7 +149,6 @@ def mcp_proxy(
     try:
         from d2tools.mcp import run_proxy
         from d2tools.mcp._config import (
-            AuthSpec,
             IdentitySpec,
             ProxyConfig,
             UpstreamSpec,
@@ -115,7 +157,8 @@ def mcp_proxy(
         )
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         usage_error(f"d2 mcp-proxy needs the 'mcp' extra: pip install 'd2-guard[mcp]' ({exc})")
-    from d2 import ConfigurationError
+    from d2 import ConfigurationError, MissingPolicyError
+    from d2.exceptions import PolicyError
 
     try:
         values: dict[str, Any] = load_config(config) if config else {"upstreams": ()}
@@ -134,33 +177,52 @@ def mcp_proxy(
             values["tool_id"] = tool_id
         if decision_log:
             values["decision_log"] = str(decision_log)
-        if user or role or attr:
-            values["identity"] = IdentitySpec(user, tuple(role or ()), _attrs(attr or []))
-        if jwks or issuer or audience:
-            if not (jwks and issuer and audience):
-                usage_error("bearer-token auth needs --jwks, --issuer and --audience together")
-            values["auth"] = AuthSpec(jwks=jwks, issuer=issuer, audience=audience, roles_claim=roles_claim)
+        if user is not None or role or attr:
+            values["identity"] = _identity(values.get("identity") or IdentitySpec(), user, role, attr)
+        if jwks or issuer or audience or roles_claim:
+            values["auth"] = _auth(values.get("auth"), jwks, issuer, audience, roles_claim)
         cfg = ProxyConfig(policy=values.pop("policy", None), **values)
         if cfg.listen is not None and cfg.auth is None and not no_auth:
             usage_error(
                 "an HTTP proxy needs bearer-token auth (--jwks/--issuer/--audience or 'auth:' in --config); "
                 "pass --no-auth to serve every caller as the configured identity"
             )
-        code = run_proxy(cfg)
-    except ConfigurationError as exc:
-        print(f"d2 mcp-proxy: {exc}", file=sys.stderr)
+        try:
+            code = run_proxy(cfg)
+        except MissingPolicyError as exc:
+            how = (
+                "give --policy (or 'policy:' in --config) an existing policy file; "
+                "`d2 init --mcp -- COMMAND` writes a starter one"
+                if cfg.policy
+                else "or pass --policy FILE (or 'policy:' in --config)"
+            )
+            print(f"d2 mcp-proxy: {exc}; {how}", file=sys.stderr)
+            raise typer.Exit(EXIT_FINDINGS) from None
+    except (ConfigurationError, PolicyError) as exc:
+        # The library's messages start "mcp-proxy: " (for embedders); the CLI prefix says it already.
+        print(f"d2 mcp-proxy: {str(exc).removeprefix('mcp-proxy: ')}", file=sys.stderr)
         raise typer.Exit(EXIT_FINDINGS) from None
     if code:
         raise typer.Exit(code)
 
 
 def init_mcp(
-    command: list[str], url: str | None, *, name: str | None, output: Path, force: bool, stdout: bool
+    command: list[str],
+    url: str | None,
+    *,
+    name: str | None,
+    output: Path,
+    force: bool,
+    stdout: bool,
+    scenarios: bool = True,
 ) -> None:
     """``d2 init --mcp``: list the server's tools, write a starter policy and starter scenarios.
 
     ``name`` (``--name``) is the server's name, the tool-id prefix; by default it comes from the command.
+    ``--force`` replaces the policy only: an existing scenario file holds the author's cases and is kept.
     """
+    import shlex
+
     from ._common import EXIT_OK, emit, make_console
 
     if bool(command) == bool(url):
@@ -173,18 +235,16 @@ def init_mcp(
     err = make_console(stderr=True)
     server = name or (default_name(command) if command else "server")
     scenario_file = output.parent / "scenarios" / f"{server}.d2test.yaml"
-    if not stdout:
-        for target in (output, scenario_file):
-            if target.exists() and not force:
-                err.print(f"d2 init: {target} already exists; pass --force to overwrite it", markup=False)
-                raise typer.Exit(EXIT_FINDINGS)
+    if not stdout and output.exists() and not force:
+        err.print(f"d2 init: {output} already exists; pass --force to overwrite it", markup=False)
+        raise typer.Exit(EXIT_FINDINGS)
     spec = UpstreamSpec(server, command=tuple(command), url=url, cwd=str(Path.cwd()))
     try:
         found = discover(spec)
     except UpstreamUnavailable as exc:
         err.print(f"d2 init --mcp: {exc}; check the command or URL", markup=False)
         raise typer.Exit(EXIT_FINDINGS) from None
-    source = " ".join(command) if command else str(url)
+    source = shlex.join(command) if command else str(url)
     tools = found.tools
     starter = starter_for(
         server,
@@ -197,13 +257,21 @@ def init_mcp(
     if stdout:
         emit(starter.policy)
         raise typer.Exit(EXIT_OK)
-    scenario_file.parent.mkdir(parents=True, exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(starter.policy, encoding="utf-8")
-    scenario_file.write_text(starter.scenarios, encoding="utf-8")
+    wrote = f"Wrote {output} ({len(tools)} tool(s) of MCP server '{server}')"
+    if scenario_file.exists():
+        wrote += f"; kept the existing {scenario_file} (scenarios are yours: never overwritten)"
+    elif scenarios:
+        scenario_file.parent.mkdir(parents=True, exist_ok=True)
+        scenario_file.write_text(starter.scenarios, encoding="utf-8")
+        wrote += f" and {scenario_file}"
+    test = f" && d2 test {shlex.quote(str(scenario_file.parent))}" if scenario_file.exists() else ""
+    upstream = f"--upstream {shlex.quote(url)}" if url else f"-- {source}"
     err.print(
-        f"Wrote {output} ({len(tools)} tool(s) of MCP server '{server}') and {scenario_file}. "
-        f"Review the grants, then: d2 lint {output} && d2 test {scenario_file.parent} && "
-        f"d2 mcp-proxy --policy {output} --name {server} --user YOU --role {server}_reader -- {source}",
+        f"{wrote}. Review the grants, then: d2 lint {shlex.quote(str(output))}{test} && "
+        f"d2 mcp-proxy --policy {shlex.quote(str(output))} --name {server} --user YOU "
+        f"--role {starter.roles[0]} {upstream}",
         markup=False,
     )
     raise typer.Exit(EXIT_OK)

@@ -68,8 +68,12 @@ class JwtVerifier:
             issuer=spec.issuer,
             options={"require": ["exp", "iss", "aud"]},
         )
-        if claim(claims, spec.user_claim) is None:
+        user = claim(claims, spec.user_claim)
+        if user is None:
             raise jwt.MissingRequiredClaimError(spec.user_claim)
+        if not isinstance(user, str) or not user:
+            # A list, number or object is no user id: str() of it would invent one ("['a', 'b']").
+            raise jwt.InvalidTokenError(f"claim {spec.user_claim!r} is not a non-empty string")
         return claims
 
     async def verify_token(self, token: str) -> AccessToken | None:
@@ -83,7 +87,7 @@ class JwtVerifier:
             log.info("d2 mcp-proxy: bearer token refused: %s", type(exc).__name__)
             return None
         scope = claims.get("scope") or ""
-        user = str(claim(claims, self.spec.user_claim))
+        user: str = claim(claims, self.spec.user_claim)  # a non-empty string: decode checked it
         return AccessToken(
             token=token,
             client_id=str(claims.get("azp") or claims.get("client_id") or user),

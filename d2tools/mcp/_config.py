@@ -92,10 +92,25 @@ class ProxyConfig:
                 "or an 'upstreams:' list in --config"
             )
         names = [u.name for u in self.upstreams]
+        for name in names:
+            if not isinstance(name, str) or not _NAME.match(name):
+                # A name is a tool-id prefix: a dot or a format field would let two servers' tools
+                # share an id ("a" tool "b.c" and "a.b" tool "c").
+                raise ConfigurationError(
+                    f"mcp-proxy: upstream name {name!r} must be a short identifier (a letter, then "
+                    "letters, digits, _ or -; at most 64): give --name NAME"
+                )
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigurationError(
                 f"mcp-proxy: upstream names must be unique; repeated: {', '.join(dupes)}"
+            )
+        if self.listen is None and not self.identity.user:
+            # stdio serves one configured caller; 'auth:' (bearer tokens) applies only over HTTP.
+            raise ConfigurationError(
+                "mcp-proxy: name the caller the policy decides for: --user ID and --role ROLE "
+                "(or 'identity: {user: ..., roles: [...]}' in --config); a stdio proxy serves that one "
+                "caller, and 'auth:' applies only over HTTP (--listen)"
             )
         if self.auth is None and not self.identity.user:
             raise ConfigurationError(

@@ -198,12 +198,15 @@ class Proxy:
     def rebuild(self) -> None:
         """(Re)build the guarded catalogs from the upstreams' tool, prompt and resource lists."""
         catalog: dict[str, _Entry] = {}
+        twice: set[str] = set()
         for upstream in self.upstreams:
             for tool in upstream.tools:
                 tool_id = self.config.tool_id.format(server=upstream.name, tool=tool.name)
-                if tool_id in catalog:
-                    log.warning("d2 mcp-proxy: tool id %r is listed twice; keeping the first", tool_id)
-                    continue
+                seen = catalog.get(tool_id)
+                if seen is not None:
+                    if seen.upstream is not upstream or seen.name != tool.name:
+                        twice.add(tool_id)
+                    continue  # else the same tool listed again (a repeated page): one entry
                 old = self.catalog.get(tool_id)
                 guarded = (
                     old.guarded
@@ -213,6 +216,11 @@ class Proxy:
                 public = tool.model_copy(update={"name": tool_id})
                 declared = declared_properties(tool.input_schema)
                 catalog[tool_id] = _Entry(tool_id, upstream, tool.name, public, guarded, declared)
+        for tool_id in sorted(twice):
+            # Which server's tool the policy's rules for this id would govern would be up to listing
+            # order (server "a" tool "b.c" and server "a.b" tool "c"): neither is offered.
+            log.error("d2 mcp-proxy: tool id %r names two different tools; neither is offered", tool_id)
+            del catalog[tool_id]
         self.readers = self._build_readers(catalog)
         self.prompts = self._build_prompts(catalog)
         self.routes = ResourceRoutes([u for u in self.upstreams if u.serves_resources])

@@ -57,15 +57,23 @@ def template_pattern(template: str) -> Any:
 
 
 class ResourceRoutes:
-    """URI → upstream, from the upstreams' resource listings and templates (first upstream wins)."""
+    """URI → upstream, from the upstreams' resource listings and templates.
+
+    A URI more than one upstream claims (listed by one, matched by another's template, or any two
+    claims) goes to none of them: which server answers would otherwise be up to listing order, and a
+    server could capture reads meant for another by listing its URIs.
+    """
 
     def __init__(self, upstreams: Sequence[_Lister]) -> None:
         self._exact: dict[str, _Lister] = {}
         self._templates: list[tuple[Any, _Lister]] = []
         self._only = upstreams[0] if len(upstreams) == 1 else None
+        self._contested: set[str] = set()
         for upstream in upstreams:
             for resource in upstream.resources:
-                self._exact.setdefault(str(resource.uri), upstream)
+                uri = str(resource.uri)
+                if self._exact.setdefault(uri, upstream) is not upstream:
+                    self._contested.add(uri)
             for template in upstream.templates:
                 pattern = template_pattern(template.uri_template)
                 if pattern is not None:
@@ -77,10 +85,14 @@ class ResourceRoutes:
         ``single``: the proxy has one upstream; a URI it does not list then still goes to it (its
         server answers whether the URI exists), as there is no other owner to confuse it with.
         """
+        if uri in self._contested:
+            return None
         found = self._exact.get(uri)
+        for pattern, upstream in self._templates:
+            if upstream is not found and pattern.fullmatch(uri):
+                if found is not None:
+                    return None  # a second upstream claims it
+                found = upstream
         if found is not None:
             return found
-        for pattern, upstream in self._templates:
-            if pattern.fullmatch(uri):
-                return upstream
         return self._only if single else None

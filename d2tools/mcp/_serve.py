@@ -88,16 +88,22 @@ def load_policy(config: ProxyConfig, instance_name: str) -> None:
 
 
 def _jsonl_sink(path: str) -> Any:
-    """Append each decision event as one JSON line (the same record the library's events carry)."""
+    """Append each decision event as one JSON line (the same record the library's events carry).
+
+    A new log is created readable by its owner only: it names users, roles and tools. An existing
+    file keeps the permissions its owner gave it.
+    """
     import json
+    import os
     import threading
     from dataclasses import asdict
 
     lock = threading.Lock()
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
     def sink(event: d2.DecisionEvent) -> None:
         line = json.dumps(asdict(event), separators=(",", ":"), sort_keys=True)
-        with lock, open(path, "a", encoding="utf-8") as fh:
+        with lock, os.fdopen(os.open(path, flags, 0o600), "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
     return sink

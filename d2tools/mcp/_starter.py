@@ -37,6 +37,8 @@ class McpStarter:
     policy: str
     scenarios: str
     tool_ids: tuple[str, ...]
+    # The policy's roles, the narrowest first (the reader, when the server marks any tool read-only).
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,19 @@ def _suggest(schema: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
+
+
+def _q(text: str) -> str:
+    """A server-chosen name as a YAML scalar: bare when it is a plain identifier, else JSON-quoted, so
+    no name can add lines or structure to the policy (a tool named ``"x\n  - role: pwned"`` stays one
+    string: a grant of a tool that does not exist)."""
+    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return json.dumps(text)
+
+
 def _read_only(tool: Tool) -> bool:
     return bool(tool.annotations is not None and tool.annotations.read_only_hint)
 
@@ -108,11 +123,11 @@ def _other_kinds(server: str, tool_id: str, prompts: Sequence[Prompt], resources
     out: list[str] = []
     if prompts:
         out.append("      # Prompts (prompts/get); arguments take input conditions. Uncomment to grant:")
-        out += [f"      # - {tool_id.format(server=server, tool='prompts.' + p.name)}" for p in prompts]
+        out += [f"      # - {_q(tool_id.format(server=server, tool='prompts.' + p.name))}" for p in prompts]
     if resources:
         reads = tool_id.format(server=server, tool="resources.read")
         out += ["      # Resource reads (resources/read), one argument: uri. Uncomment and narrow it:",
-                f"      # - tool: {reads}", "      #   conditions:", "      #     input:",
+                f"      # - tool: {_q(reads)}", "      #   conditions:", "      #     input:",
                 '      #       uri: {startsWith: "scheme://allowed/prefix/"}']  # fmt: skip
     return out
 
@@ -120,14 +135,15 @@ def _other_kinds(server: str, tool_id: str, prompts: Sequence[Prompt], resources
 def _policy(server: str, tools: list[Tool], ids: dict[str, str], source: str) -> str:
     reads = [ids[t.name] for t in tools if _read_only(t)]
     out = [
-        f"# Starter policy for the MCP server '{server}' ({source}), written by `d2 init --mcp`.",
+        f"# Starter policy for the MCP server '{server}' ({json.dumps(source)[1:-1]}), written by "
+        "`d2 init --mcp`.",
         "# Review every grant, tighten the suggested conditions, then run `d2 lint` and `d2 test`.",
         "metadata:",
         f"  name: {json.dumps(server)}",
     ]
     if reads:
         out += ["  tool_groups:", "    # Tools the server marks read-only (readOnlyHint).",
-                f"    {server}_read: [{', '.join(reads)}]"]  # fmt: skip
+                f"    {server}_read: [{', '.join(_q(r) for r in reads)}]"]  # fmt: skip
     out += ["", "policies:"]
     if reads:
         out += [f"  - role: {server}_reader", "    permissions:", f'      - "@{server}_read"', ""]
@@ -135,9 +151,9 @@ def _policy(server: str, tools: list[Tool], ids: dict[str, str], source: str) ->
     for tool in tools:
         suggestions = _suggest(tool.input_schema)
         if not suggestions:
-            out.append(f"      - {ids[tool.name]}")
+            out.append(f"      - {_q(ids[tool.name])}")
             continue
-        out += [f"      - tool: {ids[tool.name]}",
+        out += [f"      - tool: {_q(ids[tool.name])}",
                 "        # Suggested from the input schema; uncomment and tighten:",
                 "        # conditions:", "        #   input:"]  # fmt: skip
         out += [f"        #     {line}" for line in suggestions]
@@ -181,4 +197,5 @@ def starter_for(
     others = _other_kinds(server, tool_id, prompts, resources)  # after the operator's grants: the last role
     if others:
         policy += "\n".join(others) + "\n"
-    return McpStarter(server, policy, scenarios, tuple(ids.values()))
+    roles = (f"{server}_reader", f"{server}_operator") if reads else (f"{server}_operator",)
+    return McpStarter(server, policy, scenarios, tuple(ids.values()), roles)
