@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from d2._base.diagnostics import Diagnostic, Location, Severity
     from d2._base.suggest import suggest
-    from d2._core.callkeys import UNSEEN
+    from d2._core.callkeys import UNSEEN, Unseen
     from d2._core.model import CompiledPolicy, Grant, MissingAttribute
     from d2._core.origins import RequestValues, origins_of
     from d2._core.state import RequestLog, RequestState, UserContext
@@ -61,6 +61,7 @@ _WHERE = {
     "Severity": "d2._base.diagnostics",
     "suggest": "d2._base.suggest",
     "UNSEEN": "d2._core.callkeys",
+    "Unseen": "d2._core.callkeys",
     "CompiledPolicy": "d2._core.model",
     "Grant": "d2._core.model",
     "MissingAttribute": "d2._core.model",
@@ -142,6 +143,7 @@ __all__ = [
     "Response",
     "Severity",
     "SourceDoc",
+    "Unseen",
     "UserContext",
     "apply_output",
     "authorize",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from d2._base.diagnostics import Location
-from d2._core.callkeys import CALL, CHECKED, UNSEEN
+from d2._core.callkeys import CALL, CHECKED, Unseen
 from d2._core.model import Violation
 from d2._lang.constraint import compile_constraint, report
 from d2._lang.each import item_failure, list_hint
@@ -80,8 +80,8 @@ class InputConditions:
                 if param.constraint.required:
                     return self._missing(param)
                 continue
-            elif value is UNSEEN:
-                return self._unseen(param)
+            elif value.__class__ is Unseen:
+                return self._unseen(param, value)
             else:
                 try:
                     value = _take_snapshot(args, name, value)
@@ -95,14 +95,13 @@ class InputConditions:
                     return _opaque(param, self.location, exc)
         return None
 
-    def _unseen(self, param: _Param) -> Violation:
+    def _unseen(self, param: _Param, value: Unseen) -> Violation:
         return Violation(
             Reason.INPUT_VALIDATION,
             param.name,
-            "required",
+            "inspect",
             self.location,
-            f"parameter '{param.name}' was not passed and the tool picks its own value, which this "
-            "condition cannot check; pass it explicitly",
+            f"parameter '{param.name}' {value.why}",
         )
 
     def _missing(self, param: _Param) -> Violation:

@@ -10,6 +10,10 @@ tool's ``inputSchema``; this module gives it the same two guarantees:
   server would pick a value the guard cannot see, so the argument becomes :data:`UNSEEN` and any
   condition on it refuses the call; a grant without a condition on it lets the call through, and the
   placeholder is removed before the call goes upstream.
+- A conditioned argument whose JSON type is not the one the schema declares (a list where it says
+  ``string``) is checked as :class:`Unseen` too: an operator meant for the declared type can mean
+  something else on another (``not_contains`` on a list asks about elements, not text), and the
+  server may still read the value as the declared type. Without a condition it goes upstream as sent.
 - A condition naming an argument the schema does not declare (a typo, or a renamed argument) refuses
   every call of that tool with ``internal_error``, logged once with the rule's location. A schema that
   declares no ``properties`` takes anything (like ``**kwargs``), so only the first guarantee applies.
@@ -24,29 +28,64 @@ from dataclasses import dataclass
 from typing import Any
 
 from d2 import PermissionDeniedError
-from d2._toolkit import UNSEEN, CompiledPolicy
+from d2._toolkit import UNSEEN, CompiledPolicy, Unseen
 from d2.exceptions import Reason
 
-__all__ = ["UNSEEN", "ArgumentPlan", "declared_names", "declared_properties", "without_unseen"]
+__all__ = ["UNSEEN", "ArgumentPlan", "Declared", "declared_names", "declared_properties", "without_unseen"]
 
 log = logging.getLogger("d2.mcp")
 _NO_DEFAULT: Any = object()
 
 
-def declared_properties(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Top-level property names and their defaults (:data:`_NO_DEFAULT` when none); None: takes anything."""
+# What one argument is declared as: its default (or _NO_DEFAULT) and its JSON types (None: any).
+Declared = tuple[Any, frozenset[str] | None]
+_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+
+
+def declared_properties(schema: Mapping[str, Any] | None) -> dict[str, Declared] | None:
+    """Top-level properties: their defaults and declared JSON types; None: the schema takes anything."""
     properties = schema.get("properties") if isinstance(schema, Mapping) else None
     if not isinstance(properties, Mapping) or not properties:
         return None
     return {
-        str(name): spec.get("default", _NO_DEFAULT) if isinstance(spec, Mapping) else _NO_DEFAULT
+        str(name): (spec.get("default", _NO_DEFAULT), _types(spec.get("type")))
+        if isinstance(spec, Mapping)
+        else (_NO_DEFAULT, None)
         for name, spec in properties.items()
     }
 
 
-def declared_names(names: Iterable[str]) -> dict[str, Any]:
-    """Arguments declared by name only (a prompt's): none has a default the proxy could check."""
-    return dict.fromkeys(names, _NO_DEFAULT)
+def declared_names(names: Iterable[str]) -> dict[str, Declared]:
+    """A prompt's arguments: strings (the protocol's rule), none with a default the proxy could check."""
+    return dict.fromkeys(names, (_NO_DEFAULT, frozenset({"string"})))
+
+
+def _types(declared: Any) -> frozenset[str] | None:
+    names = [declared] if isinstance(declared, str) else declared
+    if not isinstance(names, list) or not names or not all(n in _JSON_TYPES for n in names):
+        return None  # no type, or one this check does not know: the server decides
+    return frozenset(names)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null" if value is None else type(value).__name__
+
+
+def _fits(value: Any, types: frozenset[str]) -> bool:
+    kind = _json_type(value)
+    return kind in types or (kind == "integer" and "number" in types)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +93,13 @@ class ArgumentPlan:
     """What to do with one tool's arguments under one policy, worked out once per policy version."""
 
     policy: CompiledPolicy | None
-    fill: tuple[tuple[str, Any], ...] = ()  # conditioned argument -> its declared default, or UNSEEN
+    # Per conditioned argument: its declared default (or UNSEEN) and its declared JSON types.
+    fill: tuple[tuple[str, Any, frozenset[str] | None], ...] = ()
     problem: str | None = None  # a condition names an argument the tool does not declare
 
     @classmethod
     def build(
-        cls, policy: CompiledPolicy | None, tool_id: str, declared: Mapping[str, Any] | None
+        cls, policy: CompiledPolicy | None, tool_id: str, declared: Mapping[str, Declared] | None
     ) -> ArgumentPlan:
         if policy is None:
             return cls(policy)
@@ -81,27 +121,36 @@ class ArgumentPlan:
                 )
                 log.error("d2 mcp-proxy: %s; every call of it is refused", problem)
                 return cls(policy, problem=problem)
-        fill = tuple(
-            (name, UNSEEN if declared is None or declared[name] is _NO_DEFAULT else declared[name])
-            for name in sorted(named)
-        )
-        return cls(policy, fill)
+        fill = []
+        for name in sorted(named):
+            default, types = declared[name] if declared is not None else (_NO_DEFAULT, None)
+            fill.append((name, UNSEEN if default is _NO_DEFAULT else default, types))
+        return cls(policy, tuple(fill))
 
     def apply(self, tool_id: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """The arguments the guard decides on (and, placeholders removed, the upstream gets)."""
         if self.problem is not None:
             raise PermissionDeniedError(reason=Reason.INTERNAL_ERROR, tool_id=tool_id, detail=self.problem)
-        for name, default in self.fill:
-            if name not in arguments:
+        for name, default, types in self.fill:
+            value = arguments.get(name, _NO_DEFAULT)
+            if value is _NO_DEFAULT:
                 arguments[name] = default if default is UNSEEN else copy.deepcopy(default)
+            elif types is not None and not _fits(value, types):
+                declared = " or ".join(sorted(types))
+                why = f"is of type {_json_type(value)}, but the tool declares {declared}"
+                arguments[name] = Unseen(why, value)
         return arguments
 
 
 def without_unseen(arguments: dict[str, Any]) -> dict[str, Any]:
-    """Drop the placeholders of arguments the caller did not pass (a grant with no condition on them)."""
+    """The arguments as the client sent them, for a grant with no condition on the ones held back."""
     for value in arguments.values():
-        if value is UNSEEN:
-            return {name: value for name, value in arguments.items() if value is not UNSEEN}
+        if value.__class__ is Unseen:
+            return {
+                name: value.sent if value.__class__ is Unseen else value
+                for name, value in arguments.items()
+                if value is not UNSEEN
+            }
     return arguments
 
 

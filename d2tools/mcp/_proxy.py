@@ -46,7 +46,7 @@ from d2 import PermissionDeniedError, Reason, UserContext, d2_guard, get_policy_
 from d2._toolkit import record_refusal
 from d2tools.integrations._refusal import Refusal, refusal_for
 
-from ._arguments import ArgumentPlan, declared_names, declared_properties, without_unseen
+from ._arguments import ArgumentPlan, Declared, declared_names, declared_properties, without_unseen
 from ._auth import JwtVerifier, token_key, user_from_claims
 from ._config import ProxyConfig
 from ._content import (
@@ -89,7 +89,7 @@ class _Entry:
     name: str
     tool: Tool
     guarded: Callable[..., Awaitable[Any]]
-    declared: dict[str, Any] | None  # the arguments the tool declares, with their defaults
+    declared: dict[str, Declared] | None  # the arguments the tool declares (defaults, types)
 
 
 def refusal_result(refusal: Refusal) -> CallToolResult:
@@ -111,7 +111,7 @@ class _PromptEntry:
     name: str
     prompt: Prompt
     guarded: Callable[..., Awaitable[Any]]
-    declared: dict[str, Any] | None  # the prompt's argument names (prompts declare no defaults)
+    declared: dict[str, Declared] | None  # the prompt's arguments (strings, no defaults)
 
 
 def refusal_error(refusal: Refusal) -> MCPError:
@@ -334,7 +334,7 @@ class Proxy:
         return entry.tool.input_schema if entry is not None else None
 
     def _arguments(
-        self, tool_id: str, declared: dict[str, Any] | None, policy: Any, arguments: dict[str, Any]
+        self, tool_id: str, declared: dict[str, Declared] | None, policy: Any, arguments: dict[str, Any]
     ) -> dict[str, Any]:
         """Complete ``arguments`` as the tool's declaration says (see ``_arguments``), per policy version."""
         plan = self._plans.get(tool_id)

@@ -205,3 +205,19 @@ async def test_an_upstream_that_fails_after_the_allow_is_a_refusal_event(write_p
     assert refusal(result)["reason"] == "upstream_unavailable"
     mine = [(e.allowed, e.reason) for e in events if e.tool_id == "up.slow"]
     assert mine == [(True, None), (False, "upstream_unavailable")]
+
+
+async def test_a_conditioned_argument_of_another_type_than_declared_is_refused(write_policy: Any) -> None:
+    """``limit`` is declared an integer: a string or a list is no value ``max: 100`` was written for."""
+    async with proxied(write_policy) as (client, seen):
+        for sent in ("20", [20], {"n": 20}, True):
+            result = await client.call_tool("up.rows", {"limit": sent})
+            assert refusal(result)["reason"] == "input_validation", sent
+        assert not (await client.call_tool("up.rows", {"limit": 20.0})).is_error  # JSON: 20.0 is 20
+    assert seen == [{"limit": 20.0}]
+
+
+async def test_without_a_condition_an_argument_goes_upstream_as_sent(write_policy: Any) -> None:
+    async with proxied(write_policy, role="admin") as (client, seen):
+        await client.call_tool("up.rows", {"limit": "lots"})
+    assert seen == [{"limit": "lots"}]

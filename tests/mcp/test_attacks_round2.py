@@ -672,19 +672,11 @@ async def test_negative_operator_on_a_foreign_type_is_refused(write_policy: Any,
     assert refusal(result)["reason"] == "input_validation" and "ran" not in text(result)
 
 
-CONTAINS_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="'not_contains: DROP' passes a list or dict argument holding 'DROP TABLE users' (membership "
-    "of an element/key, not the text the upstream may use); the proxy does not check argument types "
-    "against the tool's declared inputSchema (here query: string) before the guard",
-)
-
-
 @pytest.mark.parametrize(
     "arguments",
     [
-        pytest.param({"query": ["DROP TABLE users"]}, marks=CONTAINS_XFAIL),
-        pytest.param({"query": {"q": "DROP TABLE users"}}, marks=CONTAINS_XFAIL),
+        {"query": ["DROP TABLE users"]},
+        {"query": {"q": "DROP TABLE users"}},
         {"path": ["../../etc/passwd"]},
         {"path": {"p": "../../etc/passwd"}},
         {"level": True},
