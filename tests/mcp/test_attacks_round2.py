@@ -1,8 +1,7 @@
 """Round-2 attacks on ``d2 mcp-proxy``: a malicious client, a compromised upstream, another local user.
 
-Each test is one attack. An attack the proxy stops is a regression guard; an attack that gets
-through is marked ``xfail(strict=True)`` with the reason, so the fix flips it to a pass (and the
-strict mark then fails the run until the mark is removed). The upstream is ``_evil_upstream``, an
+Each test is one attack, and the proxy stops every one of them (the 24 cases that got through when
+this file was written are fixed; each test is now a regression guard). The upstream is ``_evil_upstream``, an
 in-process SDK server whose answers are the test's raw wire mappings, so the proxy meets exactly
 what a compromised server can put on the wire after the SDK's schema check.
 """
