@@ -255,6 +255,13 @@ class _RoleBuilder:
                         hint="remove the role's grants instead",
                     )
             return
+        if not ref.startswith("@") and ("*" in ref or "?" in ref):
+            ctx.warning(
+                "D2W006",
+                f"'{ref}' is a literal tool id, not a pattern: only '*' on its own is a wildcard",
+                ref_path,
+                hint="list the tools, or name a @group of them under metadata.tool_groups",
+            )
         tools = ctx.expand(ref, ref_path)
         if tools is None:
             return

@@ -145,6 +145,13 @@ CODES: dict[str, CodeInfo] = {
         ),
         _c("D2W004", W, "A role is granted the same tool twice.", "Delete the repeated grant."),
         _c("D2W005", W, "A tool group lists the same tool twice.", "Delete the repeated member."),
+        _c(
+            "D2W006",
+            W,
+            "A granted or denied tool id holds `*` or `?`, but only `*` on its own is a wildcard: "
+            "`crm.*` grants a tool literally named `crm.*`, which no code has.",
+            "List the tools, or name a `@group` of them under `metadata.tool_groups`.",
+        ),
         _c("D2W101", W, "A condition or output rule checks nothing.", "Add an operator or delete the rule."),
         _c(
             "D2W102",
