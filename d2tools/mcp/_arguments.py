@@ -40,19 +40,77 @@ _NO_DEFAULT: Any = object()
 # What one argument is declared as: its default (or _NO_DEFAULT) and its JSON types (None: any).
 Declared = tuple[Any, frozenset[str] | None]
 _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+# A declared property whose type this check cannot read: only a plain scalar passes for it.
+_UNREADABLE = frozenset({"string", "integer", "number", "boolean", "null"})
+_COMPOSED = ("$ref", "allOf", "anyOf", "oneOf", "not", "if")
 
 
 def declared_properties(schema: Mapping[str, Any] | None) -> dict[str, Declared] | None:
-    """Top-level properties: their defaults and declared JSON types; None: the schema takes anything."""
+    """Top-level properties: their defaults and declared JSON types; None: the schema takes anything.
+
+    A property's type written behind a local ``$ref`` (``#/$defs/...``) or in ``allOf`` is looked up;
+    one that still cannot be read is :data:`_UNREADABLE`, so a list or an object sent for it is not
+    taken for whatever the server reads it as.
+    """
     properties = schema.get("properties") if isinstance(schema, Mapping) else None
     if not isinstance(properties, Mapping) or not properties:
         return None
-    return {
-        str(name): (spec.get("default", _NO_DEFAULT), _types(spec.get("type")))
-        if isinstance(spec, Mapping)
-        else (_NO_DEFAULT, None)
-        for name, spec in properties.items()
-    }
+    assert isinstance(schema, Mapping)
+    out: dict[str, Declared] = {}
+    for name, spec in properties.items():
+        if not isinstance(spec, Mapping):
+            out[str(name)] = (_NO_DEFAULT, None)  # ``true``: any value
+            continue
+        resolved = _resolve(spec, schema)
+        if resolved is None:
+            out[str(name)] = (_NO_DEFAULT, _UNREADABLE)
+            continue
+        default = resolved.get("default", _NO_DEFAULT)
+        if "type" in resolved:
+            types = _types(resolved["type"])
+            out[str(name)] = (default, types if types is not None else _UNREADABLE)
+        elif any(k in spec for k in _COMPOSED):
+            out[str(name)] = (default, _UNREADABLE)  # the type is hidden in a construct not read here
+        else:
+            out[str(name)] = (default, None)  # no type declared: any value
+    return out
+
+
+def _resolve(spec: Any, root: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``spec`` with local ``$ref`` followed and the type of its first typed ``allOf`` member.
+
+    None when a reference cannot be followed (not local, missing, or a cycle).
+    """
+    for _ in range(8):  # a chain of references, bounded (a cycle is unreadable)
+        if not isinstance(spec, Mapping):
+            return None
+        ref = spec.get("$ref")
+        if ref is None:
+            break
+        target: Any = root
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return None
+        for part in ref[2:].split("/"):
+            target = (
+                target.get(part.replace("~1", "/").replace("~0", "~"))
+                if isinstance(target, Mapping)
+                else None
+            )
+        spec = (
+            {**target, **{k: v for k, v in spec.items() if k != "$ref"}}
+            if isinstance(target, Mapping)
+            else None
+        )
+    else:
+        return None
+    if not isinstance(spec, Mapping):
+        return None
+    if "type" not in spec and isinstance(spec.get("allOf"), list):
+        for member in spec["allOf"]:
+            found = _resolve(member, root)
+            if found is not None and "type" in found:
+                return {**spec, "type": found["type"]}
+    return spec
 
 
 def declared_names(names: Iterable[str]) -> dict[str, Declared]:
@@ -136,7 +194,9 @@ class ArgumentPlan:
             if value is _NO_DEFAULT:
                 arguments[name] = default if default is UNSEEN else copy.deepcopy(default)
             elif types is not None and not _fits(value, types):
-                declared = " or ".join(sorted(types))
+                declared = (
+                    "a type this check cannot read" if types is _UNREADABLE else " or ".join(sorted(types))
+                )
                 why = f"is of type {_json_type(value)}, but the tool declares {declared}"
                 arguments[name] = Unseen(why, value)
         return arguments

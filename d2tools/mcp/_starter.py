@@ -77,14 +77,16 @@ def _suggest(schema: Mapping[str, Any] | None) -> list[str]:
     props = schema.get("properties")
     if not isinstance(props, Mapping):
         return []
-    required = set(schema.get("required") or ())
+    listed = schema.get("required")
+    required = {r for r in listed if isinstance(r, str)} if isinstance(listed, list) else set()
     lines = []
     for name, prop in props.items():
         if not isinstance(prop, Mapping):
             continue
         ops: dict[str, Any] = {}
-        if prop.get("type") in _TYPES:
-            ops["type"] = _TYPES[prop["type"]]
+        kind = prop.get("type")
+        if isinstance(kind, str) and kind in _TYPES:
+            ops["type"] = _TYPES[kind]
         if isinstance(prop.get("enum"), list):
             ops["in"] = prop["enum"]
         for src, dst in (("minimum", "min"), ("maximum", "max"), ("minLength", "minLength"),
@@ -96,7 +98,7 @@ def _suggest(schema: Mapping[str, Any] | None) -> list[str]:
         if not ops:
             continue
         body = ", ".join(f"{k}: {v if k == 'type' else json.dumps(v)}" for k, v in ops.items())
-        key = name if _BARE.match(name) else json.dumps(name)
+        key = name if _BARE.fullmatch(name) else json.dumps(name)
         lines.append(f"{key}: {{{body}}}")
     return lines
 

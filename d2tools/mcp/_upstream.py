@@ -21,6 +21,9 @@ from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from mcp_types import (
     CONNECTION_CLOSED,
     HEADER_MISMATCH,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
     REQUEST_TIMEOUT,
     CallToolRequest,
     CallToolRequestParams,
@@ -38,6 +41,11 @@ __all__ = ["Upstream", "UpstreamUnavailable"]
 
 log = logging.getLogger("d2.mcp")
 _PAGE_CAP = 100
+# Errors that say the exchange with the server failed, not what the server decided about the call:
+# the SDK's HTTP client makes them up for a 401/500 answer, a redirect, a wrong content type or a
+# body that does not parse, and a server sends them about the proxy's request, never the client's.
+# They are an unavailable server (a refusal), never relayed as if the client's request were bad.
+_FAILED = frozenset({PARSE_ERROR, INVALID_REQUEST, INTERNAL_ERROR})
 
 
 class _Checked(BaseModel):
@@ -205,6 +213,8 @@ class Upstream:
         except MCPError as exc:
             if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
                 self._drop(_describe(exc))
+                raise UpstreamUnavailable(self.name, _describe(exc)) from exc
+            if exc.code in _FAILED:
                 raise UpstreamUnavailable(self.name, _describe(exc)) from exc
             raise
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as exc:
