@@ -105,8 +105,9 @@ def call_state(key: str, user: UserContext, reference: object = None) -> Request
       session (in this process, or on Redis for every replica), so later calls without the
       reference count in the joined session on any replica, a reference to a different session is
       refused, and a fresh reference to the same session is accepted (references expire; the join
-      does not). A call that raced the join on another replica onto the request's own history is
-      refused, never recorded beside it.
+      lasts while the request is used: idle past the session TTL, it is forgotten with the rest of
+      the request's state). A call that raced the join on another replica onto the request's own
+      history is refused, never recorded beside it.
     """
     own = request_state(key, user)
     try:
