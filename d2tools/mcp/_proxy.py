@@ -552,10 +552,14 @@ class Proxy:
 
 
 def _answer(wire: WireResult) -> WireResult:
-    """The answer handed to the SDK: the upstream's own stamps removed, and writable as UTF-8."""
-    out = _own_meta(wire)
-    require_unicode(out)
-    return out
+    """The answer handed to the SDK, without the upstream's own stamps.
+
+    It is writable as UTF-8 without a check here: strings that came over the wire passed the SDK's
+    JSON parser, which refuses a lone surrogate, and the only text the proxy makes (JSON of a parsed
+    text block, where Python's parser lets one through) is written by ``_content._dump``, which escapes
+    it. An in-process upstream (``UpstreamSpec(server=...)``) is the embedder's own code.
+    """
+    return _own_meta(wire)
 
 
 def _own_meta(wire: WireResult) -> WireResult:
