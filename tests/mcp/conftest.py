@@ -33,6 +33,19 @@ POLICY = FIXTURES / "policy.yaml"
 CRM = [sys.executable, str(ROOT / "examples" / "mcp" / "crm_server.py")]
 ISSUER = "https://idp.test"
 AUDIENCE = "d2-mcp-proxy"
+# A raw 2025-11-25 ``initialize`` request and the headers streamable HTTP wants, for tests that
+# speak HTTP to the proxy's listener without the SDK's client.
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def proxy_params(*args: str, env: dict[str, str] | None = None) -> StdioServerParameters:
@@ -160,3 +173,19 @@ def proxy_http(issuer: Issuer) -> Iterator[str]:
     proc = spawn(args, port)
     yield f"http://127.0.0.1:{port}/mcp"
     stop(proc)
+
+
+def decide(state: Any, tool: str, instance: str) -> str:
+    """Run one guarded call of ``tool`` in request state ``state``: "allowed" or the refusal's reason."""
+    import d2
+    from d2tools.mcp._session import use_state
+
+    @d2.d2_guard(tool, instance_name=instance)
+    def body() -> str:
+        return "allowed"
+
+    with use_state(state):
+        try:
+            return body()
+        except d2.PermissionDeniedError as exc:
+            return str(exc.reason)

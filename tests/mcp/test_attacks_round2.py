@@ -39,6 +39,8 @@ from ._evil_upstream import evil_server
 from .conftest import (
     AUDIENCE,
     CRM,
+    HEADERS,
+    INIT,
     ISSUER,
     Issuer,
     free_port,
@@ -1025,18 +1027,6 @@ async def test_resource_uri_no_upstream_claims_is_refused(write_policy: Any) -> 
 
 
 # -- (c) another local user and the HTTP listener ----------------------------------------------------
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def _hs256_with_public_key(issuer: Issuer) -> str:

@@ -26,7 +26,7 @@ from d2tools.mcp import IdentitySpec, Proxy, ProxyConfig, UpstreamSpec, build_se
 
 from . import _evil3_http as eh
 from ._evil_upstream import evil_server
-from .conftest import AUDIENCE, ISSUER, Issuer, free_port, http_client, refusal, spawn, stop, text
+from .conftest import AUDIENCE, ISSUER, Issuer, decide, free_port, http_client, refusal, spawn, stop, text
 
 SSN = "123-45-6789"
 POLICY = r"""
@@ -440,17 +440,7 @@ def _ref(session_id: str, user: str, ttl: float = 120.0) -> str:
 
 
 def _decide(state: Any, tool: str) -> str:
-    from d2tools.mcp._session import use_state
-
-    @d2.d2_guard(tool, instance_name=SESSIONS)
-    def body() -> str:
-        return "allowed"
-
-    with use_state(state):
-        try:
-            return body()
-        except d2.PermissionDeniedError as exc:
-            return str(exc.reason)
+    return decide(state, tool, SESSIONS)
 
 
 ALICE = d2.UserContext("alice", frozenset({"support"}))

@@ -22,6 +22,8 @@ from d2tools.cli.app import run
 from .conftest import (
     AUDIENCE,
     CRM,
+    HEADERS,
+    INIT,
     ISSUER,
     POLICY,
     ROOT,
@@ -33,17 +35,6 @@ from .conftest import (
     stop,
 )
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 SUPPORT_TOOLS = {"crm.read_notes", "crm.export_customers", "crm.lookup_customer"}
 
 

@@ -12,19 +12,7 @@ import httpx
 import pytest
 from mcp import MCPError
 
-from .conftest import Issuer, http_client, refusal, text
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+from .conftest import HEADERS, INIT, Issuer, http_client, refusal, text
 
 
 def bad_tokens(issuer: Issuer) -> dict[str, str | None]:

@@ -22,7 +22,7 @@ from mcp import Client
 import d2
 from d2._runtime.session_ref import sign_reference
 from d2._sources.session_state import configure_session_state, reset_session_state, session_log
-from d2tools.mcp._session import call_state, request_state, use_state
+from d2tools.mcp._session import call_state, request_state
 
 from .conftest import (
     AUDIENCE,
@@ -30,6 +30,7 @@ from .conftest import (
     ISSUER,
     POLICY,
     Issuer,
+    decide,
     free_port,
     http_client,
     proxy_params,
@@ -226,17 +227,7 @@ def local_sessions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _decide(state: d2.RequestState | Any, tool: str) -> str:
-    """Run one guarded call in ``state``: "allowed" or the refusal's reason."""
-
-    @d2.d2_guard(tool, instance_name="mcp-sessions")
-    def body() -> str:
-        return "allowed"
-
-    with use_state(state):
-        try:
-            return body()
-        except d2.PermissionDeniedError as exc:
-            return str(exc.reason)
+    return decide(state, tool, "mcp-sessions")
 
 
 @pytest.mark.usefixtures("local_sessions")
