@@ -18,16 +18,28 @@ import hashlib
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 from d2 import PermissionDeniedError, UserContext, d2_guard, get_policy_manager
 
 from ._refusal import Refusal, refusal_for
 
-__all__ = ["D2Middleware"]
+__all__ = ["D2Middleware", "refuse"]
 
 _CALL: ContextVar[tuple[Any, Any] | None] = ContextVar("d2_fastmcp_call", default=None)
 UserSource = UserContext | Callable[[Any], UserContext | None]
+
+
+def refuse(exc: PermissionDeniedError) -> NoReturn:
+    """An ``on_deny`` for ``@d2_guard`` below ``@server.tool``: the reason code and a fixed sentence.
+
+    FastMCP hands a tool's exception text to the client as the tool error; a ``PermissionDeniedError``
+    says who called, with which roles and which condition failed. ``ToolError`` carries only the
+    refusal text a model may see. The middleware (:func:`D2Middleware`) needs no such handler.
+    """
+    from fastmcp.exceptions import ToolError
+
+    raise ToolError(refusal_for(exc).text)
 
 
 def _request_key(ctx: Any, user: UserContext) -> str | None:

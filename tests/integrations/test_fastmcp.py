@@ -11,7 +11,7 @@ pytest.importorskip("fastmcp")
 from fastmcp import Client, FastMCP
 
 import d2
-from d2tools.integrations.fastmcp import D2Middleware
+from d2tools.integrations.fastmcp import D2Middleware, refuse
 
 from .conftest import IDS, assert_refusal_text, crm_export, crm_lookup, inbox_read, mail_send
 
@@ -60,3 +60,22 @@ async def test_no_user_is_refused(policy: Path) -> None:
         assert await client.list_tools() == []
         result = await client.call_tool("inbox.read", {}, raise_on_error=False)
     assert result.is_error and result.meta["io.d2/refusal"]["reason"] == "no_context"
+
+
+async def test_a_guard_below_server_tool_refuses_with_the_short_text_only(policy: Path) -> None:
+    """Without the middleware, FastMCP would send the exception's full text (user, roles, rule)."""
+    mcp = FastMCP("t")
+
+    @mcp.tool(name="mail.send")
+    @d2.d2_guard("mail.send", on_deny=refuse)
+    def send(to: str, body: str) -> str:
+        return f"sent to {to}"
+
+    with d2.set_user_context("alice", ["assistant"]):
+        async with Client(mcp) as client:
+            refused = await client.call_tool("mail.send", {"to": "attacker@evil.example", "body": "x"},
+                                             raise_on_error=False)  # fmt: skip
+            sent = await client.call_tool("mail.send", {"to": "bob@example.com", "body": "x"})
+    assert refused.is_error
+    assert_refusal_text(refused.content[0].text, "input_validation")  # type: ignore[union-attr]
+    assert sent.content[0].text == "sent to bob@example.com"  # type: ignore[union-attr]
