@@ -19,7 +19,20 @@ from ._refusal import refusal_for
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["guard_tool", "guard_tools"]
+__all__ = ["guard_tool", "guard_tools", "refuse"]
+
+
+def refuse(exc: PermissionDeniedError) -> Any:
+    """An ``on_deny`` for ``@d2_guard`` on a function a LangChain tool wraps with ``handle_tool_error=True``.
+
+    Raises a ``ToolException`` with the reason code and the fixed sentence, which LangChain hands the
+    model as an error ``ToolMessage``: ``StructuredTool.from_function(d2_guard(id, on_deny=refuse)(fn),
+    handle_tool_error=True)``. For tools :func:`guard_tool` cannot wrap (an ``InjectedToolCallId``
+    argument), and for anyone who prefers to guard the function.
+    """
+    from langchain_core.tools import ToolException
+
+    raise ToolException(refusal_for(exc).text)
 
 
 def _refusal_exception() -> type[Exception]:
@@ -57,6 +70,14 @@ def guard_tool(tool: BaseTool, tool_id: str | None = None, *, instance_name: str
             f"guard_tool() takes a LangChain BaseTool (e.g. from @tool), got {type(tool).__name__}; "
             "for a plain function make it a tool first: guard_tool(tool(fn))"
         )
+    injected = _tool_call_id_arguments(tool)
+    if injected:
+        raise TypeError(
+            f"guard_tool() cannot wrap tool {tool.name!r}: its argument {injected[0]!r} is an "
+            "InjectedToolCallId, which LangChain fills only when the tool itself gets the model's tool "
+            "call. Guard the function it wraps instead: StructuredTool.from_function(d2_guard('<tool id>', "
+            "on_deny=refuse)(fn), handle_tool_error=True), with refuse from d2tools.integrations.langchain"
+        )
     refusal = _refusal_exception()
 
     def on_deny(exc: PermissionDeniedError) -> Any:
@@ -90,6 +111,25 @@ def guard_tool(tool: BaseTool, tool_id: str | None = None, *, instance_name: str
         handle_tool_error=_error_handler(tool.handle_tool_error, refusal),
         handle_validation_error=tool.handle_validation_error,
     )
+
+
+def _tool_call_id_arguments(tool: BaseTool) -> list[str]:
+    """The arguments LangChain fills with the calling tool call's id (``InjectedToolCallId``)."""
+    from langchain_core.tools import InjectedToolCallId
+
+    fields = getattr(tool.args_schema, "model_fields", None)
+    if not isinstance(fields, dict):
+        return []
+    return [
+        name
+        for name, field in fields.items()
+        if any(
+            m is InjectedToolCallId
+            or isinstance(m, InjectedToolCallId)
+            or (isinstance(m, type) and issubclass(m, InjectedToolCallId))
+            for m in getattr(field, "metadata", ())
+        )
+    ]
 
 
 def guard_tools(

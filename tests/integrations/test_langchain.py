@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
@@ -10,6 +11,7 @@ lc_tools = pytest.importorskip("langchain_core.tools")
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, ToolMessage  # noqa: E402
+from langchain_core.tools import InjectedToolCallId, StructuredTool, tool  # noqa: E402
 
 import d2  # noqa: E402
 from d2tools.integrations.langchain import guard_tool, guard_tools  # noqa: E402
@@ -109,3 +111,32 @@ def test_a_content_and_artifact_tool_keeps_its_artifact(policy: Path) -> None:
 def test_guard_tool_on_a_plain_function_says_to_make_it_a_tool() -> None:
     with pytest.raises(TypeError, match=r"guard_tool\(tool\(fn\)\)"):
         guard_tool(mail_send)  # type: ignore[arg-type]
+
+
+def test_a_tool_with_an_injected_tool_call_id_is_refused_with_what_to_do_instead(policy: Path) -> None:
+    from d2tools.integrations.langchain import refuse
+
+    @tool
+    def send(to: str, call_id: Annotated[str, InjectedToolCallId]) -> str:
+        """Send."""
+        return to
+
+    with pytest.raises(TypeError, match="InjectedToolCallId") as info:
+        guard_tool(send, "mail.send")
+    assert "on_deny=refuse" in str(info.value)
+
+    # What the message says to do: the model gets an error ToolMessage with the short text only.
+    def send_guarded(to: str, call_id: Annotated[str, InjectedToolCallId]) -> str:
+        """Send."""
+        return f"sent to {to} ({call_id})"
+
+    guarded = StructuredTool.from_function(
+        d2.d2_guard("mail.send", on_deny=refuse)(send_guarded), handle_tool_error=True
+    )
+    call = {"name": "send_guarded", "args": {"to": "bob@example.com"}, "id": "c1", "type": "tool_call"}
+    with d2.set_user_context("alice", ["assistant"]):
+        sent = guarded.invoke(call)
+        refused = guarded.invoke({**call, "args": {"to": "attacker@evil.example"}})
+    assert sent.content == "sent to bob@example.com (c1)" and sent.status == "success"
+    assert refused.status == "error"
+    assert_refusal_text(refused.content, "input_validation")
