@@ -424,14 +424,16 @@ class Proxy:
     ) -> WireResult:
         """A ``tools/call`` answer: the upstream's result with the output rules' changes."""
         rules = self.output_rules(tool_id, user)
-        return _answer(wire_from_value(wire, original, value, rules=rules))
+        return _own_meta(wire_from_value(wire, original, value, rules=rules))
 
     def _prompt_result(
         self, tool_id: str, user: UserContext, wire: WireResult, original: Any, value: Any
     ) -> GetPromptResult:
         """A ``prompts/get`` answer: the upstream's messages with the output rules' changes."""
         rules = self.output_rules(tool_id, user)
-        return GetPromptResult.model_validate(_answer(prompt_from_value(wire, original, value, rules=rules)))
+        return GetPromptResult.model_validate(
+            _own_meta(prompt_from_value(wire, original, value, rules=rules))
+        )
 
     def _resource_result(
         self, tool_id: str, user: UserContext, wire: WireResult, original: Any, value: Any
@@ -440,7 +442,7 @@ class Proxy:
         is a decision of its own."""
         rules = self.output_rules(tool_id, user)
         result = {**resource_from_value(wire, original, value, rules=rules), **_NO_CACHE}
-        return ReadResourceResult.model_validate(_answer(result))
+        return ReadResourceResult.model_validate(_own_meta(result))
 
     def _relayed(self, exc: MCPError, ctx: Any, tool_id: str) -> MCPError:
         """The server's JSON-RPC error as the client gets it: as it came, unless that would let it pass
@@ -551,23 +553,16 @@ class Proxy:
             raise refusal_error(self._refusal(exc, tool_id)) from None
 
 
-def _answer(wire: WireResult) -> WireResult:
-    """The answer handed to the SDK, without the upstream's own stamps.
-
-    It is writable as UTF-8 without a check here: strings that came over the wire passed the SDK's
-    JSON parser, which refuses a lone surrogate, and the only text the proxy makes (JSON of a parsed
-    text block, where Python's parser lets one through) is written by ``_content._dump``, which escapes
-    it. An in-process upstream (``UpstreamSpec(server=...)``) is the embedder's own code.
-    """
-    return _own_meta(wire)
-
-
 def _own_meta(wire: WireResult) -> WireResult:
     """Drop the upstream's protocol-reserved ``_meta`` keys and any ``io.d2/`` key; the proxy stamps its own.
 
     The SDK's server keeps a ``serverInfo`` stamp the handler set, so the upstream's would otherwise
     reach the client as the proxy's; an ``io.d2/refusal`` from the upstream would pass for a d2
     refusal. ``wire`` is not modified (a copy is returned).
+
+    No UTF-8 check is needed on the answer: strings that came over the wire passed the SDK's JSON
+    parser, which refuses a lone surrogate, and the only text the proxy makes (JSON of a parsed text
+    block, where Python's parser lets one through) is written by ``_content._dump``, which escapes it.
     """
     meta = wire.get("_meta")
     if not meta or not any(k.startswith((_RESERVED, _OURS)) for k in meta):
